@@ -1,0 +1,408 @@
+"""Turn a video file into its persistent hierarchical memory, resuming any earlier work.
+
+Stages, each saved atomically on completion so an interrupted run resumes after the
+last finished one: probe, scenes + keyframes (one decoding pass) with speech transcribed
+in parallel, on-screen text, subtitles, captions and summaries (model), embeddings + FAISS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .asr import WhisperTranscriber
+from .captions import CaptionLog, caption_scenes, scene_key, summarize_all
+from .embed import SentenceEmbedder
+from .index import EntryIndex
+from .ocr import KeyframeReader, read_scenes
+from .probe import probe
+from .protocols import Captioner, Embedder, ProgressSink, SceneCaptionRequest
+from .records import Entry, Level, Scene, VideoInfo
+from .scenes import pick_keyframes, scan_video, split_scenes
+from .settings import SCHEMA_VERSION, IndexSettings
+from .store import atomic_path, cache_dir, cache_errors, fingerprint, read_json, write_json
+from .subtitles import read_subtitles
+from .video_memory import VideoMemory
+
+__all__ = ["BuildReport", "build_memory", "memory_folder"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildReport:
+    """What a build did.
+
+    Attributes:
+        folder: The memory folder.
+        reused: True when everything came from the cache.
+        seconds: Wall seconds per stage that ran.
+        counts: Items per kind (scenes, asr, ocr, subtitle, captions, entries).
+        missing_captions: Scenes without a caption (model server unreachable or failing).
+        caption_error: Why captioning stopped, if it did.
+        warnings: Other things the user should know.
+    """
+
+    folder: Path
+    reused: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    missing_captions: list[int] = field(default_factory=list)
+    caption_error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class _NullProgress:
+    def stage(self, name: str, total: float | None) -> None:
+        pass
+
+    def update(self, name: str, done: float) -> None:
+        pass
+
+    def done(self, name: str, summary: str) -> None:
+        pass
+
+
+def memory_folder(video: str | Path, settings: IndexSettings, cache: str | Path | None) -> Path:
+    """Where the memory of `video` built with `settings` lives."""
+    return cache_dir(cache) / f"{fingerprint(video)[:20]}-{settings.digest()}"
+
+
+def build_memory(
+    video: str | Path,
+    *,
+    settings: IndexSettings | None = None,
+    cache: str | Path | None = None,
+    subtitles: str | Path | None = None,
+    captioner: Captioner | None = None,
+    embedder: Embedder | None = None,
+    progress: ProgressSink | None = None,
+    force: bool = False,
+) -> tuple[VideoMemory, BuildReport]:
+    """Build (or load, or complete) the memory of a video.
+
+    Args:
+        video: The video file.
+        settings: How to build; defaults to `IndexSettings()`.
+        cache: Cache folder (default ``$MCR_CACHE_DIR`` or ``~/.cache/mcr-agent``).
+        subtitles: An .srt or .vtt file to import.
+        captioner: The video-LLM for captions; None skips captioning (a later run with
+            one completes the memory).
+        embedder: Text embedder; defaults to the shipped all-MiniLM-L6-v2.
+        progress: Receives stage progress.
+        force: Rebuild from scratch even if a memory exists.
+
+    Returns:
+        The memory and a report of the work done.
+    """
+    from filelock import FileLock, Timeout
+
+    settings = settings or IndexSettings()
+    sink = progress or _NullProgress()
+    info = probe(video)
+    subs = read_subtitles(subtitles) if subtitles else []
+    if subtitles:
+        digest = hashlib.blake2b(Path(subtitles).read_bytes(), digest_size=8).hexdigest()
+        settings = replace(settings, subtitles_digest=digest)
+    embedder = embedder or SentenceEmbedder(settings.embed_model)
+    folder = memory_folder(info.path, settings, cache)
+    report = BuildReport(folder)
+    with cache_errors(folder.parent):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(folder.parent / f"{folder.name}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            sink.stage("waiting for another process indexing this video", None)
+            lock.acquire()
+    try:
+        with cache_errors(folder):
+            if force and folder.exists():
+                shutil.rmtree(folder)
+            manifest = read_json(folder / "manifest.json")
+            if _reusable(manifest, captioner):
+                report.reused = True
+                memory = VideoMemory.load(folder, embedder=embedder)
+                report.missing_captions = memory.missing_captions
+                report.counts = dict(memory.manifest.get("counts", {}))
+                return memory, report
+            folder.mkdir(parents=True, exist_ok=True)
+            _Build(info, settings, folder, subs, captioner, embedder, sink, report).run()
+            return VideoMemory.load(folder, embedder=embedder), report
+    finally:
+        lock.release()
+
+
+def _reusable(manifest: dict[str, Any] | None, captioner: Captioner | None) -> bool:
+    if not manifest or not manifest.get("complete") or manifest.get("schema") != SCHEMA_VERSION:
+        return False
+    return captioner is None or not manifest.get("captions_incomplete")
+
+
+@dataclass
+class _Build:
+    info: VideoInfo
+    settings: IndexSettings
+    folder: Path
+    subtitles: list[Entry]
+    captioner: Captioner | None
+    embedder: Embedder
+    sink: ProgressSink
+    report: BuildReport
+
+    @contextmanager
+    def _stage(self, name: str, total: float | None) -> Iterator[None]:
+        self.sink.stage(name, total)
+        start = time.perf_counter()
+        yield
+        self.report.seconds[name] = round(time.perf_counter() - start, 3)
+
+    def run(self) -> None:
+        start = time.perf_counter()
+        scenes, asr = self._scenes_and_speech()
+        ocr = self._ocr(scenes)
+        entries = self._captions(scenes, asr, ocr)
+        entries += asr + self.subtitles + ocr
+        self._index(entries)
+        self.report.seconds["total"] = round(time.perf_counter() - start, 3)
+        counts = {
+            "scenes": len(scenes),
+            "asr": len(asr),
+            "subtitle": len(self.subtitles),
+            "ocr": len(ocr),
+            "captions": len(scenes) - len(self.report.missing_captions),
+            "entries": len(entries),
+        }
+        self.report.counts = counts
+        write_json(self.folder / "manifest.json", self._manifest(counts))
+
+    def _scenes_and_speech(self) -> tuple[list[Scene], list[Entry]]:
+        """Scene detection (this thread) and ASR (a worker thread) overlap."""
+        saved_scenes = read_json(self.folder / "scenes.json")
+        saved_asr = read_json(self.folder / "asr.json")
+        speech = _Worker(self._transcribe) if saved_asr is None else None
+        try:
+            if saved_scenes is None:
+                scenes = self._detect_scenes()
+            else:
+                scenes = [Scene.from_dict(s) for s in saved_scenes]
+            if speech is not None:
+                with self._stage("speech", None):
+                    asr = speech.result()
+                write_json(self.folder / "asr.json", [e.to_dict() for e in asr])
+                self.sink.done("speech", f"{len(asr)} transcript segments")
+            else:
+                asr = [Entry.from_dict(e) for e in saved_asr or []]
+        finally:
+            if speech is not None:
+                speech.stop()
+        return scenes, asr
+
+    def _transcribe(self, should_stop: Callable[[], bool]) -> list[Entry]:
+        if not (self.settings.asr and self.info.has_audio):
+            return []
+        started = time.perf_counter()
+        transcriber = WhisperTranscriber(
+            self.settings.asr_model,
+            language=self.settings.asr_language,
+            beam_size=self.settings.asr_beam_size,
+        )
+        entries = transcriber.transcribe(
+            self.info.path,
+            on_progress=lambda t: self.sink.update("speech", t),
+            should_stop=should_stop,
+        )
+        self.report.seconds["speech (own)"] = round(time.perf_counter() - started, 3)
+        return entries
+
+    def _detect_scenes(self) -> list[Scene]:
+        keyframes = self.folder / "keyframes"
+        if keyframes.exists():  # left by an interrupted run: redo the stage
+            shutil.rmtree(keyframes)
+        with self._stage("scenes", self.info.duration):
+            scan = scan_video(
+                self.info, self.settings, on_progress=lambda t: self.sink.update("scenes", t)
+            )
+            spans = split_scenes(scan.cuts, scan.end, max_seconds=self.settings.max_scene_seconds)
+            scenes = pick_keyframes(spans, scan.samples, self.folder, self.settings)
+        if scan.end < self.info.duration - 1.0:
+            self.report.warnings.append(
+                f"only {scan.end:.1f} s of {self.info.duration:.1f} s could be decoded "
+                "(truncated or corrupt file); the rest is not in memory"
+            )
+        write_json(self.folder / "scenes.json", [s.to_dict() for s in scenes])
+        self.sink.done("scenes", f"{len(scan.cuts)} cuts, {len(scenes)} scenes")
+        return scenes
+
+    def _ocr(self, scenes: Sequence[Scene]) -> list[Entry]:
+        if not self.settings.ocr:
+            return []
+        saved = read_json(self.folder / "ocr.json")
+        if saved is not None:
+            return [Entry.from_dict(e) for e in saved]
+        total = sum(len(s.keyframes) for s in scenes)
+        with self._stage("on-screen text", total):
+            entries = read_scenes(
+                scenes,
+                self.folder,
+                KeyframeReader(min_score=self.settings.ocr_min_score),
+                on_progress=lambda n: self.sink.update("on-screen text", n),
+            )
+        write_json(self.folder / "ocr.json", [e.to_dict() for e in entries])
+        self.sink.done("on-screen text", f"{len(entries)} text entries")
+        return entries
+
+    def _captions(
+        self, scenes: Sequence[Scene], asr: Sequence[Entry], ocr: Sequence[Entry]
+    ) -> list[Entry]:
+        log = CaptionLog(self.folder / "captions.jsonl")
+        speech = sorted([*asr, *self.subtitles], key=lambda e: e.start)
+        if self.captioner is not None:
+            with self._stage("captions", len(scenes)):
+                outcome = caption_scenes(
+                    scenes,
+                    lambda s: self._request(s, speech, ocr),
+                    self.captioner,
+                    log,
+                    concurrency=self.settings.caption_concurrency,
+                    on_done=lambda n: self.sink.update("captions", n),
+                )
+            self.report.caption_error = outcome.error
+        missing = [s.index for s in scenes if log.get(scene_key(s)) is None]
+        self.report.missing_captions = missing
+        entries = [_scene_entry(s, log.get(scene_key(s)), speech, ocr) for s in scenes]
+        if self.captioner is not None:
+            self.sink.done("captions", f"{len(scenes) - len(missing)}/{len(scenes)} captioned")
+        if self.captioner is not None and not missing:
+            with self._stage("summaries", None):
+                summaries, error = summarize_all(
+                    scenes,
+                    self.captioner,
+                    log,
+                    segment_seconds=self.settings.segment_seconds,
+                    duration=self.info.duration,
+                )
+            self.report.caption_error = self.report.caption_error or error
+            entries += summaries
+            self.sink.done("summaries", f"{len(summaries)} summaries")
+        return entries
+
+    def _request(
+        self, scene: Scene, speech: Sequence[Entry], ocr: Sequence[Entry]
+    ) -> SceneCaptionRequest:
+        frames = tuple((k.time, (self.folder / k.path).read_bytes()) for k in scene.keyframes)
+        return SceneCaptionRequest(
+            index=scene.index,
+            start=scene.start,
+            end=scene.end,
+            frames=frames,
+            transcript=_timed_text(speech, scene.start, scene.end),
+            on_screen_text=_timed_text(ocr, scene.start, scene.end),
+            video_duration=self.info.duration,
+        )
+
+    def _index(self, entries: list[Entry]) -> None:
+        with self._stage("embeddings", len(entries)):
+            vectors = self._vectors(entries)
+            index = EntryIndex.build(entries, vectors)
+            index.save(self.folder)
+            write_json(self.folder / "entries.json", [e.to_dict() for e in entries])
+            with atomic_path(self.folder / "vectors.npy") as tmp:
+                with tmp.open("wb") as f:
+                    np.save(f, vectors)
+        self.sink.done("embeddings", f"{len(entries)} entries indexed")
+
+    def _vectors(self, entries: Sequence[Entry]) -> np.ndarray:
+        """Embed entries, reusing vectors of unchanged texts from an earlier build."""
+        old: dict[tuple[str, str], np.ndarray] = {}
+        saved = read_json(self.folder / "entries.json")
+        if saved and (self.folder / "vectors.npy").exists():
+            vectors = np.load(self.folder / "vectors.npy")
+            if len(saved) == len(vectors):
+                old = {(e["level"], e["text"]): v for e, v in zip(saved, vectors, strict=True)}
+        todo = sorted({e.text for e in entries if (e.level.value, e.text) not in old})
+        fresh = dict(zip(todo, self.embedder.embed(todo), strict=True)) if todo else {}
+        rows = [old.get((e.level.value, e.text), fresh.get(e.text)) for e in entries]
+        assert all(r is not None for r in rows)
+        if not rows:
+            return np.zeros((0, 1), np.float32)
+        return np.stack(rows).astype(np.float32)
+
+    def _manifest(self, counts: dict[str, int]) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_VERSION,
+            "complete": True,
+            "captions_incomplete": bool(self.report.missing_captions),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "fingerprint": self.folder.name.split("-")[0],
+            "video": self.info.to_dict(),
+            "settings": self.settings.memory_fields(),
+            "models": {
+                "asr": self.settings.asr_model,
+                "embed": self.embedder.name,
+                "caption": self.captioner.name if self.captioner else None,
+            },
+            "prompt_versions": dict(self.captioner.prompt_versions) if self.captioner else {},
+            "counts": counts,
+            "missing_captions": self.report.missing_captions,
+            "stage_seconds": self.report.seconds,
+            "warnings": self.report.warnings,
+        }
+
+
+def _timed_text(entries: Sequence[Entry], start: float, end: float) -> str:
+    return "\n".join(
+        f"[{e.start:.1f}-{e.end:.1f}s] {e.text}" for e in entries if e.overlaps(start, end)
+    )
+
+
+def _scene_entry(
+    scene: Scene, caption: str | None, speech: Sequence[Entry], ocr: Sequence[Entry]
+) -> Entry:
+    frames = tuple(k.path for k in scene.keyframes)
+    if caption:
+        return Entry(scene.start, scene.end, Level.SCENE, "caption", caption, frames)
+    said = " ".join(e.text for e in speech if e.overlaps(scene.start, scene.end))
+    shown = " ".join(e.text for e in ocr if e.overlaps(scene.start, scene.end))
+    parts = [p for p in (f"Speech: {said}" if said else "", f"On screen: {shown}" if shown else "")
+             if p]
+    text = "(not captioned yet) " + " | ".join(parts) if parts else "(not captioned yet)"
+    return Entry(scene.start, scene.end, Level.SCENE, "uncaptioned", text, frames)
+
+
+class _Worker:
+    """Runs `fn(should_stop)` in a daemon thread; `result()` waits for it."""
+
+    def __init__(self, fn: Callable[[Callable[[], bool]], list[Entry]]) -> None:
+        self._stop = threading.Event()
+        self._value: list[Entry] = []
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = fn(self._stop.is_set)
+            except BaseException as exc:  # re-raised by result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="mcr-asr", daemon=True)
+        self._thread.start()
+
+    def result(self) -> list[Entry]:
+        while self._thread.is_alive():
+            self._thread.join(timeout=0.2)
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def stop(self) -> None:
+        self._stop.set()

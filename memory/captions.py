@@ -1,0 +1,179 @@
+"""Scene captions and segment/video summaries, written by a `Captioner` and resumable.
+
+Every finished caption is appended to a JSON-lines log at once, so an interrupted run
+(Ctrl-C, a dead server) loses nothing and the next run asks only for what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelReplyError, ModelServerError
+from .protocols import Captioner, SceneCaptionRequest, SummaryRequest
+from .records import Entry, Scene
+from .store import read_jsonl
+
+__all__ = ["CaptionLog", "CaptionOutcome", "caption_scenes", "group_segments", "summarize_all"]
+
+logger = logging.getLogger(__name__)
+
+
+class CaptionLog:
+    """Append-only log of captions and summaries in a memory folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.rows = {self._key(r): r for r in read_jsonl(path) if "text" in r}
+
+    @staticmethod
+    def _key(row: dict[str, object]) -> str:
+        return str(row["key"])
+
+    def get(self, key: str) -> str | None:
+        row = self.rows.get(key)
+        return None if row is None else str(row["text"])
+
+    def add(self, key: str, text: str, model: str, **extra: object) -> None:
+        row = {"key": key, "text": text, "model": model, **extra}
+        line = json.dumps(row, ensure_ascii=False) + "\n"
+        with self._lock:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
+            self.rows[key] = row
+
+
+@dataclass
+class CaptionOutcome:
+    """How a captioning pass went."""
+
+    written: int = 0
+    failed: list[int] | None = None
+    error: str | None = None
+
+
+def scene_key(scene: Scene) -> str:
+    return f"scene:{scene.index}:{scene.start:.3f}-{scene.end:.3f}"
+
+
+def caption_scenes(
+    scenes: Sequence[Scene],
+    make_request: Callable[[Scene], SceneCaptionRequest],
+    captioner: Captioner,
+    log: CaptionLog,
+    *,
+    concurrency: int,
+    on_done: Callable[[int], None] | None = None,
+) -> CaptionOutcome:
+    """Caption every scene the log lacks, `concurrency` requests at a time.
+
+    A reply that is empty or unusable skips that scene; an unreachable or failing server
+    stops the pass (the scenes left are captioned by a later run).
+    """
+    todo = [s for s in scenes if log.get(scene_key(s)) is None]
+    outcome = CaptionOutcome(failed=[])
+    if not todo:
+        return outcome
+    jobs: queue.Queue[Scene] = queue.Queue()
+    for scene in todo:
+        jobs.put(scene)
+    results: queue.Queue[tuple[Scene, str | None, BaseException | None]] = queue.Queue()
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                scene = jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                text = captioner.caption_scene(make_request(scene))
+                log.add(scene_key(scene), text, captioner.name, start=scene.start, end=scene.end)
+                results.put((scene, text, None))
+            except Exception as exc:  # reported through the results queue
+                results.put((scene, None, exc))
+
+    # Daemon threads, not an executor: Ctrl-C must not wait for requests in flight.
+    workers = [
+        threading.Thread(target=work, name=f"mcr-caption-{i}", daemon=True)
+        for i in range(max(1, min(concurrency, len(todo))))
+    ]
+    for w in workers:
+        w.start()
+    try:
+        for _ in range(len(todo)):
+            scene, text, exc = results.get()
+            if exc is None:
+                outcome.written += 1
+            elif isinstance(exc, ModelReplyError):
+                logger.warning("scene %d: %s", scene.index, exc)
+                outcome.failed.append(scene.index)
+            elif isinstance(exc, ModelServerError):
+                outcome.error = str(exc)
+                stop.set()
+                break
+            else:
+                stop.set()
+                raise exc
+            if on_done is not None:
+                on_done(outcome.written)
+    finally:
+        stop.set()
+    return outcome
+
+
+def group_segments(scenes: Sequence[Scene], target_seconds: float) -> list[list[Scene]]:
+    """Group consecutive scenes into segments of about `target_seconds`."""
+    groups: list[list[Scene]] = []
+    for scene in scenes:
+        if groups and scene.end - groups[-1][0].start <= target_seconds * 1.25:
+            groups[-1].append(scene)
+        else:
+            groups.append([scene])
+    return groups
+
+
+def summarize_all(
+    scenes: Sequence[Scene],
+    captioner: Captioner,
+    log: CaptionLog,
+    *,
+    segment_seconds: float,
+    duration: float,
+) -> tuple[list[Entry], str | None]:
+    """Write segment summaries from scene captions, then one video summary.
+
+    Returns:
+        The segment and video entries, and an error message if the server failed.
+    """
+    from .records import Level
+
+    entries: list[Entry] = []
+    try:
+        for group in group_segments(scenes, segment_seconds):
+            start, end = group[0].start, group[-1].end
+            key = f"segment:{start:.3f}-{end:.3f}"
+            text = log.get(key)
+            if text is None:
+                items = tuple((s.start, s.end, log.get(scene_key(s)) or "") for s in group)
+                text = captioner.summarize(SummaryRequest("segment", start, end, items))
+                log.add(key, text, captioner.name)
+            frames = tuple(k.path for s in group for k in s.keyframes[:1])
+            entries.append(Entry(start, end, Level.SEGMENT, "summary", text, frames))
+        key = f"video:0.000-{duration:.3f}"
+        text = log.get(key)
+        if text is None:
+            items = tuple((e.start, e.end, e.text) for e in entries)
+            text = captioner.summarize(SummaryRequest("video", 0.0, duration, items))
+            log.add(key, text, captioner.name)
+        entries.append(Entry(0.0, duration, Level.VIDEO, "summary", text))
+    except ModelServerError as exc:
+        return entries, str(exc)
+    return entries, None

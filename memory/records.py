@@ -1,0 +1,152 @@
+"""Value types of the video memory: every entry carries its time span in video seconds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = ["Entry", "Hit", "Keyframe", "Level", "Scene", "VideoInfo"]
+
+
+class Level(str, Enum):
+    """The levels of the hierarchical memory, coarse to fine, plus the text streams."""
+
+    VIDEO = "video"
+    SEGMENT = "segment"
+    SCENE = "scene"
+    ASR = "asr"
+    SUBTITLE = "subtitle"
+    OCR = "ocr"
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What probing a video file found.
+
+    Attributes:
+        path: Absolute path of the file.
+        duration: Length in seconds.
+        fps: Average frame rate.
+        width: Display width in pixels (after rotation).
+        height: Display height in pixels (after rotation).
+        rotation: Clockwise rotation in degrees that the display matrix asks for.
+        has_audio: Whether the file has an audio stream.
+        vfr: Whether the frame rate varies (frame times then come from timestamps).
+        codec: Name of the video codec.
+    """
+
+    path: str
+    duration: float
+    fps: float
+    width: int
+    height: int
+    rotation: int
+    has_audio: bool
+    vfr: bool
+    codec: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """A frame kept for the model: its time and its JPEG file inside the memory folder."""
+
+    time: float
+    path: str
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A unit of the video between two cuts (or a slice of an over-long shot)."""
+
+    index: int
+    start: float
+    end: float
+    keyframes: tuple[Keyframe, ...] = ()
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "start": self.start,
+            "end": self.end,
+            "keyframes": [asdict(k) for k in self.keyframes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Scene:
+        frames = tuple(Keyframe(float(k["time"]), str(k["path"])) for k in data["keyframes"])
+        return cls(int(data["index"]), float(data["start"]), float(data["end"]), frames)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One piece of memory: a caption, summary, transcript line or on-screen text.
+
+    Attributes:
+        start: Start in video seconds.
+        end: End in video seconds.
+        level: Which level of the memory it belongs to.
+        source: What produced it (``caption``, ``asr:tiny.en``, ``ocr``, ...).
+        text: The text itself.
+        frames: Keyframe files (relative to the memory folder) that show it, if any.
+    """
+
+    start: float
+    end: float
+    level: Level
+    source: str
+    text: str
+    frames: tuple[str, ...] = field(default=())
+
+    def overlaps(self, t0: float, t1: float) -> bool:
+        """Whether the entry shares time with [t0, t1]; touching ends do not count,
+        except for instants (an entry or window of zero length inside the other)."""
+        lo, hi = max(self.start, t0), min(self.end, t1)
+        return hi > lo or (hi == lo and (self.start == self.end or t0 == t1))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "level": self.level.value,
+            "source": self.source,
+            "text": self.text,
+            "frames": list(self.frames),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
+        return cls(
+            float(data["start"]),
+            float(data["end"]),
+            Level(data["level"]),
+            str(data["source"]),
+            str(data["text"]),
+            tuple(data.get("frames", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result: the entry and its score (higher is better)."""
+
+    entry: Entry
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        e = self.entry
+        return {
+            "start": round(e.start, 3),
+            "end": round(e.end, 3),
+            "level": e.level.value,
+            "source": e.source,
+            "text": e.text,
+            "score": round(self.score, 6),
+        }

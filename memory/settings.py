@@ -1,0 +1,70 @@
+"""Settings of memory building; the ones that change the memory are part of its cache key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["SCHEMA_VERSION", "IndexSettings"]
+
+SCHEMA_VERSION = 1
+"""Bump when the layout of a memory folder changes; older folders are then rebuilt."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexSettings:
+    """How a video is turned into memory.
+
+    Attributes:
+        max_scene_seconds: Scenes longer than this are split into equal parts.
+        min_scene_seconds: Cuts closer than this to the previous cut are ignored.
+        scene_threshold: AdaptiveDetector threshold (score ratio that makes a cut).
+        detect_width: Frames are scaled to this width for scene detection.
+        keyframe_interval: Seconds between keyframes within a scene.
+        max_keyframes: Most keyframes kept per scene.
+        keyframe_max_pixels: Pixel budget of one keyframe (width times height).
+        keyframe_quality: JPEG quality of keyframes.
+        asr: Transcribe speech when the video has audio.
+        asr_model: faster-whisper model name or folder; ``tiny.en`` is shipped offline.
+        asr_language: Language code for ASR, or None to detect it.
+        asr_beam_size: Beam size of the ASR decoder.
+        ocr: Read on-screen text from keyframes.
+        ocr_min_score: Lowest OCR confidence kept.
+        embed_model: sentence-transformers model name or folder.
+        segment_seconds: Target length of a segment summary.
+        subtitles_digest: Digest of the imported subtitle file, if any.
+        caption_concurrency: Caption requests in flight at once (does not change the memory).
+    """
+
+    max_scene_seconds: float = 30.0
+    min_scene_seconds: float = 0.6
+    scene_threshold: float = 3.0
+    detect_width: int = 256
+    keyframe_interval: float = 8.0
+    max_keyframes: int = 4
+    keyframe_max_pixels: int = 448 * 448
+    keyframe_quality: int = 88
+    asr: bool = True
+    asr_model: str = "tiny.en"
+    asr_language: str | None = None
+    asr_beam_size: int = 5
+    ocr: bool = False
+    ocr_min_score: float = 0.6
+    embed_model: str = "all-MiniLM-L6-v2"
+    segment_seconds: float = 120.0
+    subtitles_digest: str | None = None
+    caption_concurrency: int = field(default=4, compare=False)
+
+    def memory_fields(self) -> dict[str, Any]:
+        """The settings that change what the memory contains."""
+        fields = asdict(self)
+        fields.pop("caption_concurrency")
+        fields["schema"] = SCHEMA_VERSION
+        return fields
+
+    def digest(self) -> str:
+        """Short stable digest of `memory_fields`, used in the memory folder name."""
+        blob = json.dumps(self.memory_fields(), sort_keys=True).encode()
+        return hashlib.blake2b(blob, digest_size=6).hexdigest()
