@@ -4,7 +4,7 @@ Build once with `build_memory`, then search by meaning, words or time. This pack
 imports nothing from `tools` or `mcr_agent`; what it needs from them is a Protocol.
 """
 
-from .build import BuildReport, build_memory, memory_folder
+from .build import BuildReport, build_memory, find_memory, memory_folder
 from .embed import SentenceEmbedder
 from .errors import (
     CacheError,
@@ -50,6 +50,7 @@ __all__ = [
     "VideoMemory",
     "build_memory",
     "cache_dir",
+    "find_memory",
     "fingerprint",
     "memory_folder",
     "parse_subtitles",

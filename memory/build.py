@@ -34,7 +34,7 @@ from .store import atomic_path, cache_dir, cache_errors, fingerprint, read_json,
 from .subtitles import read_subtitles
 from .video_memory import VideoMemory
 
-__all__ = ["BuildReport", "build_memory", "memory_folder"]
+__all__ = ["BuildReport", "build_memory", "find_memory", "memory_folder"]
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def build_memory(
             if force and folder.exists():
                 shutil.rmtree(folder)
             manifest = read_json(folder / "manifest.json")
-            if _reusable(manifest, captioner):
+            if _reusable(manifest, settings, captioner):
                 report.reused = True
                 memory = VideoMemory.load(folder, embedder=embedder)
                 report.missing_captions = memory.missing_captions
@@ -143,10 +143,25 @@ def build_memory(
         lock.release()
 
 
-def _reusable(manifest: dict[str, Any] | None, captioner: Captioner | None) -> bool:
+def _reusable(
+    manifest: dict[str, Any] | None, settings: IndexSettings, captioner: Captioner | None
+) -> bool:
     if not manifest or not manifest.get("complete") or manifest.get("schema") != SCHEMA_VERSION:
         return False
+    if manifest.get("settings") != settings.memory_fields():
+        return False
     return captioner is None or not manifest.get("captions_incomplete")
+
+
+def find_memory(video: str | Path, cache: str | Path | None = None) -> Path | None:
+    """The newest complete memory folder of `video`, whatever settings built it."""
+    prefix = fingerprint(video)[:20]
+    found = [
+        (m.stat().st_mtime, m.parent)
+        for m in cache_dir(cache).glob(f"{prefix}-*/manifest.json")
+        if (read_json(m) or {}).get("complete")
+    ]
+    return max(found)[1] if found else None
 
 
 @dataclass
@@ -189,7 +204,14 @@ class _Build:
     def _scenes_and_speech(self) -> tuple[list[Scene], list[Entry]]:
         """Scene detection (this thread) and ASR (a worker thread) overlap."""
         saved_scenes = read_json(self.folder / "scenes.json")
+        asr_key = {
+            "model": self.settings.asr_model if self.settings.asr else None,
+            "language": self.settings.asr_language,
+            "beam_size": self.settings.asr_beam_size,
+        }
         saved_asr = read_json(self.folder / "asr.json")
+        if saved_asr is not None and saved_asr.get("settings") != asr_key:
+            saved_asr = None
         speech = _Worker(self._transcribe) if saved_asr is None else None
         try:
             if saved_scenes is None:
@@ -199,10 +221,13 @@ class _Build:
             if speech is not None:
                 with self._stage("speech", None):
                     asr = speech.result()
-                write_json(self.folder / "asr.json", [e.to_dict() for e in asr])
+                write_json(
+                    self.folder / "asr.json",
+                    {"settings": asr_key, "entries": [e.to_dict() for e in asr]},
+                )
                 self.sink.done("speech", f"{len(asr)} transcript segments")
             else:
-                asr = [Entry.from_dict(e) for e in saved_asr or []]
+                asr = [Entry.from_dict(e) for e in saved_asr["entries"]]
         finally:
             if speech is not None:
                 speech.stop()
@@ -240,6 +265,10 @@ class _Build:
                 f"only {scan.end:.1f} s of {self.info.duration:.1f} s could be decoded "
                 "(truncated or corrupt file); the rest is not in memory"
             )
+        if scan.bad_packets:
+            self.report.warnings.append(
+                f"{scan.bad_packets} damaged packet(s) could not be decoded and were skipped"
+            )
         write_json(self.folder / "scenes.json", [s.to_dict() for s in scenes])
         self.sink.done("scenes", f"{len(scan.cuts)} cuts, {len(scenes)} scenes")
         return scenes
@@ -248,8 +277,9 @@ class _Build:
         if not self.settings.ocr:
             return []
         saved = read_json(self.folder / "ocr.json")
-        if saved is not None:
-            return [Entry.from_dict(e) for e in saved]
+        key = {"min_score": self.settings.ocr_min_score}
+        if saved is not None and saved.get("settings") == key:
+            return [Entry.from_dict(e) for e in saved["entries"]]
         total = sum(len(s.keyframes) for s in scenes)
         with self._stage("on-screen text", total):
             entries = read_scenes(
@@ -258,7 +288,9 @@ class _Build:
                 KeyframeReader(min_score=self.settings.ocr_min_score),
                 on_progress=lambda n: self.sink.update("on-screen text", n),
             )
-        write_json(self.folder / "ocr.json", [e.to_dict() for e in entries])
+        write_json(
+            self.folder / "ocr.json", {"settings": key, "entries": [e.to_dict() for e in entries]}
+        )
         self.sink.done("on-screen text", f"{len(entries)} text entries")
         return entries
 
@@ -326,6 +358,9 @@ class _Build:
         """Embed entries, reusing vectors of unchanged texts from an earlier build."""
         old: dict[tuple[str, str], np.ndarray] = {}
         saved = read_json(self.folder / "entries.json")
+        previous = (read_json(self.folder / "manifest.json") or {}).get("models", {})
+        if previous.get("embed") != self.embedder.name:
+            saved = None
         if saved and (self.folder / "vectors.npy").exists():
             vectors = np.load(self.folder / "vectors.npy")
             if len(saved) == len(vectors):

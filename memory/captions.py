@@ -97,7 +97,7 @@ def caption_scenes(
                 text = captioner.caption_scene(make_request(scene))
                 log.add(scene_key(scene), text, captioner.name, start=scene.start, end=scene.end)
                 results.put((scene, text, None))
-            except Exception as exc:  # reported through the results queue
+            except BaseException as exc:  # every outcome reaches the main thread
                 results.put((scene, None, exc))
 
     # Daemon threads, not an executor: Ctrl-C must not wait for requests in flight.

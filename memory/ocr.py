@@ -38,8 +38,10 @@ class KeyframeReader:
                     from rapidocr import RapidOCR
                 except ImportError as exc:
                     raise DependencyError("OCR needs rapidocr: pip install rapidocr") from exc
-                logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+                noisy = logging.getLogger("RapidOCR")
+                noisy.setLevel(logging.ERROR)
                 _ENGINE.append(RapidOCR())
+                noisy.setLevel(logging.ERROR)  # it resets its own level on start-up
             return _ENGINE[0]
 
     def read(self, image: bytes | Any) -> str:

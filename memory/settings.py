@@ -13,6 +13,18 @@ SCHEMA_VERSION = 1
 """Bump when the layout of a memory folder changes; older folders are then rebuilt."""
 
 
+_STRUCTURE = (
+    "max_scene_seconds",
+    "min_scene_seconds",
+    "scene_threshold",
+    "detect_width",
+    "keyframe_interval",
+    "max_keyframes",
+    "keyframe_max_pixels",
+    "keyframe_quality",
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class IndexSettings:
     """How a video is turned into memory.
@@ -64,7 +76,17 @@ class IndexSettings:
         fields["schema"] = SCHEMA_VERSION
         return fields
 
+    def structure_fields(self) -> dict[str, Any]:
+        """The settings that fix the scenes and keyframes; every other stage builds on them."""
+        fields = {k: v for k, v in asdict(self).items() if k in _STRUCTURE}
+        fields["schema"] = SCHEMA_VERSION
+        return fields
+
     def digest(self) -> str:
-        """Short stable digest of `memory_fields`, used in the memory folder name."""
-        blob = json.dumps(self.memory_fields(), sort_keys=True).encode()
+        """Short stable digest of `structure_fields`, used in the memory folder name.
+
+        ASR, OCR, subtitles and the embedding model are not part of it: changing them
+        re-runs only their own stage inside the same folder.
+        """
+        blob = json.dumps(self.structure_fields(), sort_keys=True).encode()
         return hashlib.blake2b(blob, digest_size=6).hexdigest()

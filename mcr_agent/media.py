@@ -1,4 +1,6 @@
-"""Synthetic test videos with known ground truth (scene cuts, speech, on-screen text).
+"""Synthetic videos with known ground truth (scene cuts, speech, on-screen text).
+
+Used by `mcr-agent demo`, the benchmarks under `evals/` and the tests.
 
 Everything is generated locally with ffmpeg, espeak-ng, OpenCV and numpy, and is deterministic:
 the same arguments produce the same frames and the same audio samples.

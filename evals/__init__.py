@@ -1,0 +1,1 @@
+"""Benchmarks and evaluations of mcr-agent (run from the repository root)."""

@@ -1,0 +1,67 @@
+"""Scene captions and summaries for the memory, written by the video-LLM."""
+
+from __future__ import annotations
+
+from memory import SceneCaptionRequest, SummaryRequest
+
+import prompts
+
+from .llm import VideoLLM, image_part, text_part
+
+__all__ = ["VLMCaptioner"]
+
+_PROMPTS = ("caption_scene", "summarize_segment", "summarize_video")
+
+
+class VLMCaptioner:
+    """Implements `memory.Captioner` with a `VideoLLM`.
+
+    Args:
+        llm: The model client.
+        max_tokens: Most tokens per caption or summary.
+    """
+
+    def __init__(self, llm: VideoLLM, *, max_tokens: int = 320) -> None:
+        self.llm = llm
+        self.max_tokens = max_tokens
+
+    @property
+    def name(self) -> str:
+        return self.llm.model_name
+
+    @property
+    def prompt_versions(self) -> dict[str, str]:
+        return {name: prompts.version(name) for name in _PROMPTS}
+
+    def caption_scene(self, request: SceneCaptionRequest) -> str:
+        instructions = prompts.render(
+            "caption_scene",
+            start=f"{request.start:.1f}",
+            end=f"{request.end:.1f}",
+            duration=f"{request.video_duration:.1f}",
+            frame_count=len(request.frames),
+            transcript=request.transcript or "(none)",
+            on_screen_text=request.on_screen_text or "(none)",
+        )
+        content: list[dict[str, object]] = []
+        for time, jpeg in request.frames:
+            content += [text_part(f"Frame at [{time:.1f}s]:"), image_part(jpeg)]
+        content.append(text_part(instructions))
+        return self.llm.complete(
+            [{"role": "user", "content": content}], max_tokens=self.max_tokens
+        ).text
+
+    def summarize(self, request: SummaryRequest) -> str:
+        items = "\n".join(f"[{s:.1f}-{e:.1f} s] {text}" for s, e, text in request.items)
+        if request.level == "video":
+            prompt = prompts.render(
+                "summarize_video", duration=f"{request.end:.1f}", items=items
+            )
+        else:
+            prompt = prompts.render(
+                "summarize_segment", start=f"{request.start:.1f}", end=f"{request.end:.1f}",
+                items=items,
+            )
+        return self.llm.complete(
+            [{"role": "user", "content": prompt}], max_tokens=self.max_tokens
+        ).text

@@ -1,0 +1,91 @@
+"""Configuration: arguments > CLI flags > environment (``MCR_*``) > defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from memory import IndexSettings, cache_dir
+
+from .errors import ConfigError
+
+__all__ = ["DEFAULT_BASE_URL", "AgentConfig"]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentConfig:
+    """Everything a run of mcr-agent is configured by.
+
+    Attributes:
+        base_url: OpenAI-compatible endpoint of the video-LLM server.
+        model: Model id; None means the first id the server lists.
+        api_key: Key sent to the server (never logged).
+        cache_dir: Where video memories are stored.
+        timeout: Seconds before one model request is abandoned.
+        max_retries: Retries of a request on 429, 5xx, timeouts and dropped connections.
+        max_concurrency: Model requests in flight at once from this process.
+        index: How videos are turned into memory.
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    model: str | None = None
+    api_key: str = field(default="EMPTY", repr=False)
+    cache_dir: Path = field(default_factory=cache_dir)
+    timeout: float = 120.0
+    max_retries: int = 3
+    max_concurrency: int = 4
+    index: IndexSettings = field(default_factory=IndexSettings)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> AgentConfig:
+        """Build from ``MCR_*`` variables, then apply `overrides` that are not None.
+
+        Reads ``MCR_BASE_URL``, ``MCR_MODEL``, ``MCR_API_KEY`` (else ``OPENAI_API_KEY``),
+        ``MCR_CACHE_DIR``, ``MCR_TIMEOUT`` and ``MCR_CONCURRENCY``.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        if env.get("MCR_BASE_URL"):
+            values["base_url"] = env["MCR_BASE_URL"]
+        if env.get("MCR_MODEL"):
+            values["model"] = env["MCR_MODEL"]
+        key = env.get("MCR_API_KEY") or env.get("OPENAI_API_KEY")
+        if key:
+            values["api_key"] = key
+        if env.get("MCR_CACHE_DIR"):
+            values["cache_dir"] = Path(env["MCR_CACHE_DIR"]).expanduser()
+        for name, var, kind in (
+            ("timeout", "MCR_TIMEOUT", float),
+            ("max_concurrency", "MCR_CONCURRENCY", int),
+        ):
+            if env.get(var):
+                try:
+                    values[name] = kind(env[var])
+                except ValueError as exc:
+                    raise ConfigError(f"{var}={env[var]!r} is not a number: fix or unset it") from exc
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "cache_dir" in values:
+            values["cache_dir"] = Path(str(values["cache_dir"])).expanduser()
+        config = cls(**values)  # type: ignore[arg-type]
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise `ConfigError` for values that cannot work."""
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"base URL {self.base_url!r} must start with http:// or https:// "
+                "(e.g. http://127.0.0.1:8000/v1)"
+            )
+        if self.max_concurrency < 1 or self.timeout <= 0:
+            raise ConfigError("concurrency must be at least 1 and the timeout positive")
+
+    def replace(self, **changes: object) -> AgentConfig:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,84 @@
+"""Shared fixtures: generated media with known ground truth, an honest fake model server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mcr_agent import AgentConfig
+from mcr_agent.captioner import VLMCaptioner
+from mcr_agent.llm import OpenAIVideoLLM
+from mcr_agent.media import make_scenes_video
+from memory.ocr import KeyframeReader
+from tests.fake_openai import FakeOpenAIServer, Request, dead_url
+
+# Ground truth of the shared video: (seconds, on-screen text, speech) per scene.
+SCENES: list[tuple[float, str | None, str | None]] = [
+    (5.0, "SCORE 42", "Hello, this is the first scene."),
+    (4.0, None, None),
+    (6.0, None, "The red car is parked near the old bridge."),
+    (5.0, "HELLO WORLD", None),
+]
+CUTS = [5.0, 9.0, 15.0]
+
+
+@pytest.fixture(autouse=True)
+def _no_real_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test may reach a real model server or the user's cache."""
+    monkeypatch.setenv("MCR_BASE_URL", dead_url())
+    monkeypatch.setenv("MCR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MCR_MODEL", raising=False)
+    monkeypatch.delenv("MCR_API_KEY", raising=False)
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def speech_video(media_dir: Path) -> Path:
+    """20 s, 4 scenes with cuts at `CUTS`, speech in scenes 0 and 2, text in 0 and 3."""
+    return make_scenes_video(
+        media_dir / "speech.mp4",
+        scene_seconds=[s for s, _, _ in SCENES],
+        texts=[t for _, t, _ in SCENES],
+        speech=[s for _, _, s in SCENES],
+    )
+
+
+_SPEECH = re.compile(r"<speech>\n(.*?)\n</speech>", re.DOTALL)
+_ITEMS = re.compile(r"<(?:scenes|parts)>\n(.*?)\n</(?:scenes|parts)>", re.DOTALL)
+
+
+def honest_responder(request: Request) -> str:
+    """A reply computed from the request: OCR of the frames sent plus the speech given.
+
+    Captions say which frames (times) were seen, the text on them, and the transcript;
+    summaries join the items they were given. Nothing is canned.
+    """
+    if request.images:
+        reader = KeyframeReader()
+        seen = [reader.read(img).replace("\n", " ") for img in request.images]
+        times = ", ".join(f"{t:.1f}s" for t in request.image_timestamps if t is not None)
+        speech = _SPEECH.search(request.texts)
+        said = speech.group(1).strip() if speech else "(none)"
+        shown = "; ".join(s for s in seen if s) or "no text"
+        return f"Frames at {times} show a coloured pattern with text: {shown}. Speech: {said}"
+    items = _ITEMS.search(request.texts)
+    return "Summary: " + (items.group(1).replace("\n", " ") if items else request.texts[:200])
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(honest_responder) as srv:
+        yield srv
+
+
+def captioner_for(srv: FakeOpenAIServer, *, concurrency: int = 2) -> VLMCaptioner:
+    config = AgentConfig(base_url=srv.base_url, model="fake-vlm", max_concurrency=concurrency,
+                         max_retries=0, timeout=30)
+    return VLMCaptioner(OpenAIVideoLLM(config))
