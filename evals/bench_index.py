@@ -40,16 +40,39 @@ from memory.store import write_json
 ROOT = Path(__file__).resolve().parents[1]
 LATENCY, CONCURRENCY, MIN_CAPTION_SCENES = 0.5, 4, 40
 T = TypeVar("T")
-_SUBJECTS = ("the red ferry", "our guide", "the harbor master", "a small fishing boat",
-             "the old lighthouse", "the market on the square", "the city museum",
-             "the ticket office", "the captain", "a group of tourists", "the night bus")
+_SUBJECTS = (
+    "the red ferry",
+    "our guide",
+    "the harbor master",
+    "a small fishing boat",
+    "the old lighthouse",
+    "the market on the square",
+    "the city museum",
+    "the ticket office",
+    "the captain",
+    "a group of tourists",
+    "the night bus",
+)
 _VERBS = ("leaves", "opens", "arrives", "closes", "waits", "turns around", "stops", "starts")
-_TAILS = ("at nine in the morning", "near the north pier", "after the storm passes",
-          "every Sunday in summer", "before the bridge opens", "next to the station",
-          "when the tide is high", "at half past four", "behind the fish market")
-_EXTRAS = ("and the view from there is beautiful", "so please keep your tickets ready",
-           "because the coast road is closed today", "which is why we start a bit earlier",
-           "and children under six travel for free", "as you can see on the map")
+_TAILS = (
+    "at nine in the morning",
+    "near the north pier",
+    "after the storm passes",
+    "every Sunday in summer",
+    "before the bridge opens",
+    "next to the station",
+    "when the tide is high",
+    "at half past four",
+    "behind the fish market",
+)
+_EXTRAS = (
+    "and the view from there is beautiful",
+    "so please keep your tickets ready",
+    "because the coast road is closed today",
+    "which is why we start a bit earlier",
+    "and children under six travel for free",
+    "as you can see on the map",
+)
 
 
 def timed(fn: Callable[[], T]) -> tuple[T, float]:
@@ -85,18 +108,36 @@ def sentence(rng: random.Random, lo: int = 6, hi: int = 25) -> str:
 
 def machine_facts() -> dict[str, Any]:
     """CPU count and model, Python and library versions."""
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     versions = {}
-    for name in ("av", "scenedetect-headless", "faster-whisper", "ctranslate2", "torch",
-                 "sentence-transformers", "faiss-cpu", "rapidocr", "onnxruntime"):
+    for name in (
+        "av",
+        "scenedetect-headless",
+        "faster-whisper",
+        "ctranslate2",
+        "torch",
+        "sentence-transformers",
+        "faiss-cpu",
+        "rapidocr",
+        "onnxruntime",
+    ):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "missing"
-    return {"nproc": len(os.sched_getaffinity(0)), "cpu": cpu,
-            "python": platform.python_version(), "versions": versions}
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "versions": versions,
+    }
 
 
 def make_video(out: Path, minutes: float) -> Path:
@@ -109,8 +150,9 @@ def make_video(out: Path, minutes: float) -> Path:
     rng, target = random.Random(int(minutes * 60)), minutes * 60
     lengths: list[float] = []
     while sum(lengths) < target:
-        secs = min(rng.choice((5, 6, 7, 8, 10, 12, 14, 16, 18, 20, 25, 30, 40)),
-                   target - sum(lengths))
+        secs = min(
+            rng.choice((5, 6, 7, 8, 10, 12, 14, 16, 18, 20, 25, 30, 40)), target - sum(lengths)
+        )
         if secs < 5 and lengths:
             lengths[-1] += secs
         else:
@@ -124,13 +166,16 @@ def make_video(out: Path, minutes: float) -> Path:
                 said.pop()
                 break
         speech.append(" ".join(said) or None)
-    texts = [f"HARBOR TOUR PART {i} TICKETS {8 + i % 7} EUROS" if i % 3 == 1 else None
-             for i in range(len(lengths))]
+    texts = [
+        f"HARBOR TOUR PART {i} TICKETS {8 + i % 7} EUROS" if i % 3 == 1 else None
+        for i in range(len(lengths))
+    ]
     print(f"generating {path} ({len(lengths)} scenes, {target:g} s); this takes a while")
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{path.name}.tmp.mp4"
-    make_scenes_video(tmp, scene_seconds=lengths, fps=30, size=(1280, 720), texts=texts,
-                      speech=speech)
+    make_scenes_video(
+        tmp, scene_seconds=lengths, fps=30, size=(1280, 720), texts=texts, speech=speech
+    )
     tmp.replace(path)
     return path
 
@@ -153,8 +198,12 @@ def decode_only(path: str) -> float:
 
 def entries_for(rng: random.Random, n: int, duration: float) -> list[Entry]:
     """`n` entries with unique transcript-like texts (10-25 words) of mixed levels."""
-    kinds = [(Level.ASR, "asr:tiny.en")] * 12 + [(Level.SCENE, "caption")] * 4 + [
-        (Level.OCR, "ocr")] * 3 + [(Level.SEGMENT, "summary")]
+    kinds = (
+        [(Level.ASR, "asr:tiny.en")] * 12
+        + [(Level.SCENE, "caption")] * 4
+        + [(Level.OCR, "ocr")] * 3
+        + [(Level.SEGMENT, "summary")]
+    )
     texts: set[str] = set()
     while len(texts) < n:
         texts.add(sentence(rng, 10, 25))
@@ -169,9 +218,18 @@ def entries_for(rng: random.Random, n: int, duration: float) -> list[Entry]:
 def synth_hour(folder: Path, dim: int, jpeg: bytes) -> dict[str, int]:
     """Write the memory folder of a (virtual) 1-hour video; vectors are random unit rows."""
     rng = random.Random(3600)
-    scenes = [Scene(i, 15.0 * i, 15.0 * i + 15, tuple(
-        Keyframe(15.0 * i + t, f"keyframes/{i:05d}_{15.0 * i + t:010.3f}.jpg")
-        for t in (3.75, 11.25))) for i in range(240)]
+    scenes = [
+        Scene(
+            i,
+            15.0 * i,
+            15.0 * i + 15,
+            tuple(
+                Keyframe(15.0 * i + t, f"keyframes/{i:05d}_{15.0 * i + t:010.3f}.jpg")
+                for t in (3.75, 11.25)
+            ),
+        )
+        for i in range(240)
+    ]
     for s in scenes:
         for k in s.keyframes:
             (folder / k.path).parent.mkdir(parents=True, exist_ok=True)
@@ -179,34 +237,72 @@ def synth_hour(folder: Path, dim: int, jpeg: bytes) -> dict[str, int]:
 
     def para(k: int) -> str:
         return " ".join(sentence(rng) for _ in range(k))
-    entries = [Entry(s.start, s.end, Level.SCENE, "caption", para(3),
-                     tuple(k.path for k in s.keyframes)) for s in scenes]
-    entries += [Entry(120.0 * j, 120.0 * j + 120, Level.SEGMENT, "summary", para(4),
-                      tuple(s.keyframes[0].path for s in scenes[8 * j: 8 * j + 8]))
-                for j in range(30)]
+
+    entries = [
+        Entry(s.start, s.end, Level.SCENE, "caption", para(3), tuple(k.path for k in s.keyframes))
+        for s in scenes
+    ]
+    entries += [
+        Entry(
+            120.0 * j,
+            120.0 * j + 120,
+            Level.SEGMENT,
+            "summary",
+            para(4),
+            tuple(s.keyframes[0].path for s in scenes[8 * j : 8 * j + 8]),
+        )
+        for j in range(30)
+    ]
     entries.append(Entry(0.0, 3600.0, Level.VIDEO, "summary", para(6)))
-    entries += [Entry(4.0 * i, 4.0 * i + 3.5, Level.ASR, "asr:tiny.en", sentence(rng))
-                for i in range(900)]
-    entries += [Entry(12.0 * i, 12.0 * i + 12, Level.OCR, "ocr", f"PLATFORM {i % 9} EXIT {i}",
-                      (scenes[i * 12 // 15].keyframes[0].path,)) for i in range(300)]
+    entries += [
+        Entry(4.0 * i, 4.0 * i + 3.5, Level.ASR, "asr:tiny.en", sentence(rng)) for i in range(900)
+    ]
+    entries += [
+        Entry(
+            12.0 * i,
+            12.0 * i + 12,
+            Level.OCR,
+            "ocr",
+            f"PLATFORM {i % 9} EXIT {i}",
+            (scenes[i * 12 // 15].keyframes[0].path,),
+        )
+        for i in range(300)
+    ]
     vectors = np.random.default_rng(0).standard_normal((len(entries), dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     EntryIndex.build(entries, vectors).save(folder)
     np.save(folder / "vectors.npy", vectors)
     write_json(folder / "entries.json", [e.to_dict() for e in entries])
     write_json(folder / "scenes.json", [s.to_dict() for s in scenes])
-    counts = {"scenes": 240, "asr": 900, "subtitle": 0, "ocr": 300, "captions": 240,
-              "entries": len(entries)}
-    info = VideoInfo("/nonexistent/synthetic-1h.mp4", 3600.0, 30.0, 1280, 720, 0, True, False,
-                     "h264")
-    write_json(folder / "manifest.json", {
-        "schema": SCHEMA_VERSION, "complete": True, "captions_incomplete": False,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "fingerprint": "0" * 20, "video": info.to_dict(),
-        "settings": IndexSettings().memory_fields(),
-        "models": {"asr": "tiny.en", "embed": "all-MiniLM-L6-v2", "caption": "synthetic"},
-        "prompt_versions": {}, "counts": counts, "missing_captions": [], "stage_seconds": {},
-        "warnings": []})
+    counts = {
+        "scenes": 240,
+        "asr": 900,
+        "subtitle": 0,
+        "ocr": 300,
+        "captions": 240,
+        "entries": len(entries),
+    }
+    info = VideoInfo(
+        "/nonexistent/synthetic-1h.mp4", 3600.0, 30.0, 1280, 720, 0, True, False, "h264"
+    )
+    write_json(
+        folder / "manifest.json",
+        {
+            "schema": SCHEMA_VERSION,
+            "complete": True,
+            "captions_incomplete": False,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "fingerprint": "0" * 20,
+            "video": info.to_dict(),
+            "settings": IndexSettings().memory_fields(),
+            "models": {"asr": "tiny.en", "embed": "all-MiniLM-L6-v2", "caption": "synthetic"},
+            "prompt_versions": {},
+            "counts": counts,
+            "missing_captions": [],
+            "stage_seconds": {},
+            "warnings": [],
+        },
+    )
     return counts
 
 
@@ -235,14 +331,19 @@ def caption_bench(video: Path, cache: Path, duration: float, scenes: int) -> dic
         settings = IndexSettings(caption_concurrency=CONCURRENCY, max_scene_seconds=cap)
     memory.build_memory(video, settings=settings, cache=cache, captioner=None)
     with FakeOpenAIServer(latency=LATENCY) as srv:
-        config = AgentConfig(base_url=srv.base_url, model="fake-vlm",
-                             max_concurrency=CONCURRENCY)
+        config = AgentConfig(base_url=srv.base_url, model="fake-vlm", max_concurrency=CONCURRENCY)
         captioner = VLMCaptioner(OpenAIVideoLLM(config))
-        mem, report = memory.build_memory(video, settings=settings, cache=cache,
-                                          captioner=captioner)
-        return {"scenes": len(mem.scenes), "seconds": report.seconds,
-                "server_max_concurrency": srv.max_concurrency, "requests": len(srv.requests),
-                "missing": len(report.missing_captions), "error": report.caption_error}
+        mem, report = memory.build_memory(
+            video, settings=settings, cache=cache, captioner=captioner
+        )
+        return {
+            "scenes": len(mem.scenes),
+            "seconds": report.seconds,
+            "server_max_concurrency": srv.max_concurrency,
+            "requests": len(srv.requests),
+            "missing": len(report.missing_captions),
+            "error": report.caption_error,
+        }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -259,15 +360,18 @@ def main(argv: list[str] | None = None) -> None:
     video = args.video or make_video(args.out, 2.0 if args.quick else args.minutes)
     info = memory.probe(video)
     dur = info.duration
-    print(f"video: {video} ({dur:.1f} s, {info.width}x{info.height} @ {info.fps:.2f} fps, "
-          f"{info.codec}, audio={info.has_audio})\n")
+    print(
+        f"video: {video} ({dur:.1f} s, {info.width}x{info.height} @ {info.fps:.2f} fps, "
+        f"{info.codec}, audio={info.has_audio})\n"
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     settings = IndexSettings()
     import scenedetect.detectors  # noqa: F401  (imports are not part of the stage)
 
     decode = decode_only(info.path)
-    rows = [Row("decode only (PyAV AUTO threads, best of 2)", decode, dur / decode,
-                "physical limit")]
+    rows = [
+        Row("decode only (PyAV AUTO threads, best of 2)", decode, dur / decode, "physical limit")
+    ]
     with tempfile.TemporaryDirectory(prefix="bench-", dir=args.out) as work:
         tmp = Path(work)
 
@@ -278,20 +382,33 @@ def main(argv: list[str] | None = None) -> None:
 
         scenes, t_scenes = timed(scenes_alone)
         share = decode / t_scenes
-        rows.append(Row(f"scenes + keyframes alone ({len(scenes)} scenes)", t_scenes,
-                        dur / t_scenes, f">= 60% of decode rate (is {share:.0%})", share >= 0.6))
+        rows.append(
+            Row(
+                f"scenes + keyframes alone ({len(scenes)} scenes)",
+                t_scenes,
+                dur / t_scenes,
+                f">= 60% of decode rate (is {share:.0%})",
+                share >= 0.6,
+            )
+        )
         asr = WhisperTranscriber(settings.asr_model, beam_size=settings.asr_beam_size)
         rows.append(Row("ASR tiny.en model load (one-time)", timed(asr._model)[1]))
         lines, t_asr = timed(lambda: asr.transcribe(info.path) if info.has_audio else [])
-        rows.append(Row(f"ASR tiny.en alone ({len(lines)} lines)", t_asr, dur / t_asr,
-                        ">= 30x real time", dur / t_asr >= 30))
+        rows.append(
+            Row(
+                f"ASR tiny.en alone ({len(lines)} lines)",
+                t_asr,
+                dur / t_asr,
+                ">= 30x real time",
+                dur / t_asr >= 30,
+            )
+        )
         reader, first = KeyframeReader(), tmp / "alone" / scenes[0].keyframes[0].path
         load = timed(lambda: reader.read(first.read_bytes()))[1]
         rows.append(Row("OCR engine load + first image (one-time)", load))
         texts, t_ocr = timed(lambda: read_scenes(scenes, tmp / "alone", reader))
         frames = sum(len(s.keyframes) for s in scenes)
-        rows.append(Row(f"OCR alone ({frames} keyframes, {len(texts)} texts)", t_ocr,
-                        dur / t_ocr))
+        rows.append(Row(f"OCR alone ({frames} keyframes, {len(texts)} texts)", t_ocr, dur / t_ocr))
 
         embedder = memory.SentenceEmbedder()
         load = timed(lambda: embedder.embed(["warm up"]))[1]
@@ -304,41 +421,73 @@ def main(argv: list[str] | None = None) -> None:
             return vectors
 
         vectors, t_embed = timed(embed_and_index)
-        rows.append(Row("embed + index + save 1,000 entries (warm)", t_embed, None, "< 6 s",
-                        t_embed < 6))
+        rows.append(
+            Row("embed + index + save 1,000 entries (warm)", t_embed, None, "< 6 s", t_embed < 6)
+        )
 
-        (_mem, report), wall = timed(lambda: memory.build_memory(
-            video, settings=IndexSettings(ocr=True), cache=tmp / "cache", captioner=None))
+        (_mem, report), wall = timed(
+            lambda: memory.build_memory(
+                video, settings=IndexSettings(ocr=True), cache=tmp / "cache", captioner=None
+            )
+        )
         sec = report.seconds
-        for key, alone in (("scenes", t_scenes), ("speech (own)", t_asr),
-                           ("on-screen text", t_ocr)):
+        for key, alone in (
+            ("scenes", t_scenes),
+            ("speech (own)", t_asr),
+            ("on-screen text", t_ocr),
+        ):
             if key in sec:
-                rows.append(Row(f"  in full build: {key} (alone {alone:.2f} s)", sec[key],
-                                dur / sec[key]))
-        no_model = sec["total"] - sum(sec.get(k, 0.0) for k in
-                                      ("embeddings", "captions", "summaries"))
+                rows.append(
+                    Row(f"  in full build: {key} (alone {alone:.2f} s)", sec[key], dur / sec[key])
+                )
+        no_model = sec["total"] - sum(
+            sec.get(k, 0.0) for k in ("embeddings", "captions", "summaries")
+        )
         slowest = max(t_scenes, t_asr, t_ocr)
-        rows.append(Row("full build: no-model stages together", no_model, dur / no_model,
-                        f"<= 1.3 x slowest alone = {1.3 * slowest:.2f} s "
-                        f"(is {no_model / slowest:.2f}x)", no_model <= 1.3 * slowest))
-        rows.append(Row(f"full build: total (wall {wall:.2f} s)", sec["total"],
-                        dur / sec["total"]))
+        rows.append(
+            Row(
+                "full build: no-model stages together",
+                no_model,
+                dur / no_model,
+                f"<= 1.3 x slowest alone = {1.3 * slowest:.2f} s (is {no_model / slowest:.2f}x)",
+                no_model <= 1.3 * slowest,
+            )
+        )
+        rows.append(Row(f"full build: total (wall {wall:.2f} s)", sec["total"], dur / sec["total"]))
 
         cap = caption_bench(Path(video), tmp / "cache", dur, len(scenes))
         n, t_cap = cap["scenes"], cap["seconds"].get("captions", float("nan"))
         ideal = n * LATENCY / CONCURRENCY
-        rows.append(Row(f"captions N={n} L={LATENCY:g}s C={CONCURRENCY} "
-                        f"(server max in flight {cap['server_max_concurrency']})", t_cap, None,
-                        f"<= 1.2 x N*L/C = {1.2 * ideal:.2f} s (is {t_cap / ideal:.2f}x)",
-                        t_cap <= 1.2 * ideal))
+        rows.append(
+            Row(
+                f"captions N={n} L={LATENCY:g}s C={CONCURRENCY} "
+                f"(server max in flight {cap['server_max_concurrency']})",
+                t_cap,
+                None,
+                f"<= 1.2 x N*L/C = {1.2 * ideal:.2f} s (is {t_cap / ideal:.2f}x)",
+                t_cap <= 1.2 * ideal,
+            )
+        )
 
         counts = synth_hour(tmp / "hour", int(vectors.shape[1]), first.read_bytes())
-        proc = subprocess.run([sys.executable, "-c", _LOAD, str(tmp / "hour")],
-                              capture_output=True, text=True, check=True, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-c", _LOAD, str(tmp / "hour")],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         loaded = json.loads(proc.stdout.strip().splitlines()[-1])
         rows.append(Row("1-h memory: imports in fresh process", loaded["import"]))
-        rows.append(Row(f"1-h memory: VideoMemory.load ({loaded['entries']} entries)",
-                        loaded["load"], None, "< 1 s", loaded["load"] < 1))
+        rows.append(
+            Row(
+                f"1-h memory: VideoMemory.load ({loaded['entries']} entries)",
+                loaded["load"],
+                None,
+                "< 1 s",
+                loaded["load"] < 1,
+            )
+        )
 
     print(f"{'stage':<62} {'seconds':>8} {'xRT':>7}  {'target':<44} result")
     for r in rows:
@@ -347,8 +496,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r.stage:<62} {r.seconds:>8.2f} {xrt:>7}  {r.target:<44} {verdict}")
     print(f"\nfull build report.seconds: {sec}\ncaptioned build report.seconds: {cap['seconds']}")
     print(f"1-h memory: random unit vectors (load does not depend on them); counts {counts}")
-    result = {"machine": facts, "video": info.to_dict(), "rows": [asdict(r) for r in rows],
-              "build_seconds": sec, "captions": cap, "hour_memory": {**loaded, **counts}}
+    result = {
+        "machine": facts,
+        "video": info.to_dict(),
+        "rows": [asdict(r) for r in rows],
+        "build_seconds": sec,
+        "captions": cap,
+        "hour_memory": {**loaded, **counts},
+    }
     (args.out / "bench_index.json").write_text(json.dumps(result, indent=1))
     print(f"wrote {args.out / 'bench_index.json'}")
 

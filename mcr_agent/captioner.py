@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from memory import SceneCaptionRequest, SummaryRequest
-
 import prompts
+from memory import SceneCaptionRequest, SummaryRequest
 
 from .llm import VideoLLM, image_part, text_part
 
@@ -54,12 +53,12 @@ class VLMCaptioner:
     def summarize(self, request: SummaryRequest) -> str:
         items = "\n".join(f"[{s:.1f}-{e:.1f} s] {text}" for s, e, text in request.items)
         if request.level == "video":
-            prompt = prompts.render(
-                "summarize_video", duration=f"{request.end:.1f}", items=items
-            )
+            prompt = prompts.render("summarize_video", duration=f"{request.end:.1f}", items=items)
         else:
             prompt = prompts.render(
-                "summarize_segment", start=f"{request.start:.1f}", end=f"{request.end:.1f}",
+                "summarize_segment",
+                start=f"{request.start:.1f}",
+                end=f"{request.end:.1f}",
                 items=items,
             )
         return self.llm.complete(

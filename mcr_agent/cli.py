@@ -53,8 +53,12 @@ def _server_options(fn: click.decorators.FC) -> click.decorators.FC:
 @click.argument("video", type=click.Path(path_type=Path))
 @click.option("--subtitles", type=click.Path(path_type=Path), help="An .srt or .vtt file.")
 @click.option("--ocr/--no-ocr", default=False, show_default=True, help="Read on-screen text.")
-@click.option("--asr-model", default="tiny.en", show_default=True,
-              help="faster-whisper model name or folder (tiny.en ships offline).")
+@click.option(
+    "--asr-model",
+    default="tiny.en",
+    show_default=True,
+    help="faster-whisper model name or folder (tiny.en ships offline).",
+)
 @click.option("--no-asr", is_flag=True, help="Skip speech recognition.")
 @click.option("--force", is_flag=True, help="Rebuild the memory from scratch.")
 @click.option("--concurrency", type=int, help="Caption requests in flight (default 4).")
@@ -93,11 +97,20 @@ def memory() -> None:
 @memory.command("search")
 @click.argument("video", type=click.Path(path_type=Path))
 @click.argument("query")
-@click.option("--level", "levels", multiple=True, type=click.Choice([lv.value for lv in Level]),
-              help="Only this level (repeatable).")
+@click.option(
+    "--level",
+    "levels",
+    multiple=True,
+    type=click.Choice([lv.value for lv in Level]),
+    help="Only this level (repeatable).",
+)
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--mode", type=click.Choice(["hybrid", "semantic", "lexical"]), default="hybrid",
-              show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["hybrid", "semantic", "lexical"]),
+    default="hybrid",
+    show_default=True,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print hits as a JSON list.")
 def memory_search(
     video: Path, query: str, levels: tuple[str, ...], k: int, mode: str, as_json: bool
@@ -118,7 +131,7 @@ def memory_search(
         table.add_column(col, overflow="fold")
     for h in hits:
         e = h.entry
-        table.add_row(f"{e.start:7.1f}–{e.end:.1f}s", e.level.value, f"{h.score:.3f}", e.text)
+        table.add_row(f"{e.start:7.1f}-{e.end:.1f}s", e.level.value, f"{h.score:.3f}", e.text)
     _out.print(table if hits else "no hit")
 
 
@@ -131,15 +144,24 @@ def doctor(base_url: str | None, model: str | None) -> None:
     config = AgentConfig.from_env(base_url=base_url, model=model)
     ok = True
     for check in run_checks(config):
-        mark = "[green]ok[/]" if check.ok else ("[yellow]warn[/]" if check.optional else "[red]FAIL[/]")
+        mark = (
+            "[green]ok[/]"
+            if check.ok
+            else ("[yellow]warn[/]" if check.optional else "[red]FAIL[/]")
+        )
         _out.print(f"{mark:>16}  {check.name}: {check.detail}", highlight=False)
         ok = ok and (check.ok or check.optional)
     sys.exit(0 if ok else 1)
 
 
 @main.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("mcr-demo"),
-              show_default=True, help="Folder for the sample video.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("mcr-demo"),
+    show_default=True,
+    help="Folder for the sample video.",
+)
 @_server_options
 def demo(out: Path, base_url: str | None, model: str | None) -> None:
     """Make a sample video, index it offline, search it, and ask the model server about it."""

@@ -42,9 +42,7 @@ class AgentConfig:
     index: IndexSettings = field(default_factory=IndexSettings)
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: object
-    ) -> AgentConfig:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> AgentConfig:
         """Build from ``MCR_*`` variables, then apply `overrides` that are not None.
 
         Reads ``MCR_BASE_URL``, ``MCR_MODEL``, ``MCR_API_KEY`` (else ``OPENAI_API_KEY``),
@@ -69,7 +67,9 @@ class AgentConfig:
                 try:
                     values[name] = kind(env[var])
                 except ValueError as exc:
-                    raise ConfigError(f"{var}={env[var]!r} is not a number: fix or unset it") from exc
+                    raise ConfigError(
+                        f"{var}={env[var]!r} is not a number: fix or unset it"
+                    ) from exc
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "cache_dir" in values:
             values["cache_dir"] = Path(str(values["cache_dir"])).expanduser()

@@ -81,5 +81,7 @@ def run_demo(console: Console, config: AgentConfig, folder: Path) -> None:
         )
         return
     answer = answer_direct(memory, agent.llm, QUESTION)
-    console.print(f"[bold]Q:[/] {QUESTION}\n[bold]A ({agent.llm.model_name}):[/] {answer.answer}",
-                  highlight=False)
+    console.print(
+        f"[bold]Q:[/] {QUESTION}\n[bold]A ({agent.llm.model_name}):[/] {answer.answer}",
+        highlight=False,
+    )

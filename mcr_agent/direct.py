@@ -9,14 +9,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from memory import Level, VideoMemory
-
 import prompts
+from memory import Level, VideoMemory
 
 from .llm import VideoLLM, image_part, text_part
 
 __all__ = ["DirectAnswer", "answer_direct"]
 
+_OPEN = "(open question: answer in one or two sentences)"
 _LETTER = re.compile(r"\b([A-H])\b")
 
 
@@ -45,15 +45,19 @@ def answer_direct(
     chosen = [keyframes[int(i * step)] for i in range(min(max_frames, len(keyframes)))]
     speech = "\n".join(
         f"[{e.start:.1f}-{e.end:.1f}s] {e.text}"
-        for e in sorted(memory.level(Level.SUBTITLE) or memory.level(Level.ASR),
-                        key=lambda e: e.start)
+        for e in sorted(
+            memory.level(Level.SUBTITLE) or memory.level(Level.ASR), key=lambda e: e.start
+        )
     )
     content: list[dict[str, object]] = []
     for k in chosen:
         content += [
             text_part(f"Frame at [{k.time:.1f}s]:"),
-            image_part((memory.folder / k.path).read_bytes() if not Path(k.path).is_absolute()
-                       else Path(k.path).read_bytes()),
+            image_part(
+                (memory.folder / k.path).read_bytes()
+                if not Path(k.path).is_absolute()
+                else Path(k.path).read_bytes()
+            ),
         ]
     content.append(
         text_part(
@@ -62,7 +66,7 @@ def answer_direct(
                 duration=f"{memory.duration:.1f}",
                 transcript=speech or "(none)",
                 question=question,
-                options="\n".join(options or []) or "(open question: answer in one or two sentences)",
+                options="\n".join(options or []) or _OPEN,
             )
         )
     )
@@ -72,6 +76,9 @@ def answer_direct(
         m = _LETTER.search(reply.text)
         choice = m.group(1) if m else None
     return DirectAnswer(
-        reply.text, choice, tuple(k.time for k in chosen), reply.prompt_tokens,
+        reply.text,
+        choice,
+        tuple(k.time for k in chosen),
+        reply.prompt_tokens,
         reply.completion_tokens,
     )

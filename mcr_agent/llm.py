@@ -102,8 +102,10 @@ class OpenAIVideoLLM:
             ModelServerError: Nothing answers at the base URL, or it lists no model.
         """
         try:
-            models = [m.id for m in self._client.with_options(
-                timeout=timeout, max_retries=0).models.list()]
+            models = [
+                m.id
+                for m in self._client.with_options(timeout=timeout, max_retries=0).models.list()
+            ]
         except Exception as exc:
             raise self._server_error(exc) from exc
         with self._lock:

@@ -18,8 +18,10 @@ def print_build(console: Console, memory: VideoMemory, report: BuildReport, base
         f"{info.fps:g} fps{', audio' if info.has_audio else ', no audio'}",
         highlight=False,
     )
-    console.print(f"memory: {memory.folder}" + ("  (reused from cache)" if report.reused else ""),
-                  highlight=False)
+    console.print(
+        f"memory: {memory.folder}" + ("  (reused from cache)" if report.reused else ""),
+        highlight=False,
+    )
     counts = report.counts or dict(memory.manifest.get("counts", {}))
     table = Table(show_header=True, header_style="bold", box=None)
     table.add_column("scenes", justify="right")
@@ -28,8 +30,12 @@ def print_build(console: Console, memory: VideoMemory, report: BuildReport, base
     table.add_column("on-screen text", justify="right")
     table.add_column("captions", justify="right")
     table.add_column("entries", justify="right")
-    table.add_row(*(str(counts.get(k, 0)) for k in
-                    ("scenes", "asr", "subtitle", "ocr", "captions", "entries")))
+    table.add_row(
+        *(
+            str(counts.get(k, 0))
+            for k in ("scenes", "asr", "subtitle", "ocr", "captions", "entries")
+        )
+    )
     console.print(table)
     if report.seconds:
         times = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())

@@ -28,7 +28,7 @@ from .ocr import KeyframeReader, read_scenes
 from .probe import probe
 from .protocols import Captioner, Embedder, ProgressSink, SceneCaptionRequest
 from .records import Entry, Level, Scene, VideoInfo
-from .scenes import pick_keyframes, scan_video, split_scenes
+from .scenes import ScanResult, pick_keyframes, scan_video, split_scenes
 from .settings import SCHEMA_VERSION, IndexSettings
 from .store import atomic_path, cache_dir, cache_errors, fingerprint, read_json, write_json
 from .subtitles import read_subtitles
@@ -137,7 +137,12 @@ def build_memory(
                 report.counts = dict(memory.manifest.get("counts", {}))
                 return memory, report
             folder.mkdir(parents=True, exist_ok=True)
-            _Build(info, settings, folder, subs, captioner, embedder, sink, report).run()
+            try:
+                _Build(info, settings, folder, subs, captioner, embedder, sink, report).run()
+            except BaseException:
+                if not any(folder.iterdir()):
+                    folder.rmdir()
+                raise
             return VideoMemory.load(folder, embedder=embedder), report
     finally:
         lock.release()
@@ -254,12 +259,23 @@ class _Build:
         keyframes = self.folder / "keyframes"
         if keyframes.exists():  # left by an interrupted run: redo the stage
             shutil.rmtree(keyframes)
-        with self._stage("scenes", self.info.duration):
-            scan = scan_video(
-                self.info, self.settings, on_progress=lambda t: self.sink.update("scenes", t)
-            )
-            spans = split_scenes(scan.cuts, scan.end, max_seconds=self.settings.max_scene_seconds)
-            scenes = pick_keyframes(spans, scan.samples, self.folder, self.settings)
+        try:
+            with self._stage("scenes", self.info.duration):
+                scan = scan_video(
+                    self.info, self.settings, on_progress=lambda t: self.sink.update("scenes", t)
+                )
+                spans = split_scenes(
+                    scan.cuts, scan.end, max_seconds=self.settings.max_scene_seconds
+                )
+                scenes = pick_keyframes(spans, scan.samples, self.folder, self.settings)
+                self._save_scenes(scenes, scan)
+        except BaseException:
+            shutil.rmtree(keyframes, ignore_errors=True)  # no half-written stage on disk
+            raise
+        self.sink.done("scenes", f"{len(scan.cuts)} cuts, {len(scenes)} scenes")
+        return scenes
+
+    def _save_scenes(self, scenes: list[Scene], scan: ScanResult) -> None:
         if scan.end < self.info.duration - 1.0:
             self.report.warnings.append(
                 f"only {scan.end:.1f} s of {self.info.duration:.1f} s could be decoded "
@@ -270,8 +286,6 @@ class _Build:
                 f"{scan.bad_packets} damaged packet(s) could not be decoded and were skipped"
             )
         write_json(self.folder / "scenes.json", [s.to_dict() for s in scenes])
-        self.sink.done("scenes", f"{len(scan.cuts)} cuts, {len(scenes)} scenes")
-        return scenes
 
     def _ocr(self, scenes: Sequence[Scene]) -> list[Entry]:
         if not self.settings.ocr:
@@ -349,9 +363,8 @@ class _Build:
             index = EntryIndex.build(entries, vectors)
             index.save(self.folder)
             write_json(self.folder / "entries.json", [e.to_dict() for e in entries])
-            with atomic_path(self.folder / "vectors.npy") as tmp:
-                with tmp.open("wb") as f:
-                    np.save(f, vectors)
+            with atomic_path(self.folder / "vectors.npy") as tmp, tmp.open("wb") as f:
+                np.save(f, vectors)
         self.sink.done("embeddings", f"{len(entries)} entries indexed")
 
     def _vectors(self, entries: Sequence[Entry]) -> np.ndarray:
@@ -368,10 +381,11 @@ class _Build:
         todo = sorted({e.text for e in entries if (e.level.value, e.text) not in old})
         fresh = dict(zip(todo, self.embedder.embed(todo), strict=True)) if todo else {}
         rows = [old.get((e.level.value, e.text), fresh.get(e.text)) for e in entries]
-        assert all(r is not None for r in rows)
+        if any(r is None for r in rows):
+            raise RuntimeError("an entry was left without an embedding")
         if not rows:
             return np.zeros((0, 1), np.float32)
-        return np.stack(rows).astype(np.float32)
+        return np.stack(rows).astype(np.float32)  # type: ignore[arg-type]
 
     def _manifest(self, counts: dict[str, int]) -> dict[str, Any]:
         return {
@@ -409,8 +423,9 @@ def _scene_entry(
         return Entry(scene.start, scene.end, Level.SCENE, "caption", caption, frames)
     said = " ".join(e.text for e in speech if e.overlaps(scene.start, scene.end))
     shown = " ".join(e.text for e in ocr if e.overlaps(scene.start, scene.end))
-    parts = [p for p in (f"Speech: {said}" if said else "", f"On screen: {shown}" if shown else "")
-             if p]
+    parts = [
+        p for p in (f"Speech: {said}" if said else "", f"On screen: {shown}" if shown else "") if p
+    ]
     text = "(not captioned yet) " + " | ".join(parts) if parts else "(not captioned yet)"
     return Entry(scene.start, scene.end, Level.SCENE, "uncaptioned", text, frames)
 

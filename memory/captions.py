@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ModelReplyError, ModelServerError
@@ -55,7 +55,7 @@ class CaptionOutcome:
     """How a captioning pass went."""
 
     written: int = 0
-    failed: list[int] | None = None
+    failed: list[int] = field(default_factory=list)
     error: str | None = None
 
 
@@ -78,7 +78,7 @@ def caption_scenes(
     stops the pass (the scenes left are captioned by a later run).
     """
     todo = [s for s in scenes if log.get(scene_key(s)) is None]
-    outcome = CaptionOutcome(failed=[])
+    outcome = CaptionOutcome()
     if not todo:
         return outcome
     jobs: queue.Queue[Scene] = queue.Queue()
@@ -109,7 +109,7 @@ def caption_scenes(
         w.start()
     try:
         for _ in range(len(todo)):
-            scene, text, exc = results.get()
+            scene, _text, exc = results.get()
             if exc is None:
                 outcome.written += 1
             elif isinstance(exc, ModelReplyError):

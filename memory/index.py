@@ -15,9 +15,53 @@ __all__ = ["EntryIndex", "tokenize"]
 
 _WORD = re.compile(r"[0-9a-z]+")
 _STOP = frozenset(
-    "a an and are as at be by for from has he in is it its of on or that the this to was were "
-    "will with what which who whom when where why how does did do there their they them we you i"
-    .split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "he",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "when",
+        "where",
+        "why",
+        "how",
+        "does",
+        "did",
+        "do",
+        "there",
+        "their",
+        "they",
+        "them",
+        "we",
+        "you",
+        "i",
+    ]
 )
 RRF_K = 60
 """Rank-fusion constant of Cormack et al. (2009)."""
@@ -72,9 +116,9 @@ class EntryIndex:
             indexes[level] = faiss.read_index(str(folder / "index" / f"{level.value}.faiss"))
         return cls(entries, indexes)
 
-    def semantic(self, query_vector: np.ndarray, k: int, levels: Iterable[Level]) -> list[
-        tuple[int, float]
-    ]:
+    def semantic(
+        self, query_vector: np.ndarray, k: int, levels: Iterable[Level]
+    ) -> list[tuple[int, float]]:
         """Entries nearest to `query_vector` (cosine), best first, as (row, score)."""
         found: list[tuple[int, float]] = []
         q = np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32)
@@ -97,7 +141,9 @@ class EntryIndex:
             return []
         scores = np.asarray(self._bm25.get_scores(words), dtype=np.float64)
         allowed = set(levels)
-        rows = [i for i in np.argsort(-scores) if scores[i] > 0 and self.entries[i].level in allowed]
+        rows = [
+            i for i in np.argsort(-scores) if scores[i] > 0 and self.entries[i].level in allowed
+        ]
         return [(int(i), float(scores[i])) for i in rows[:k]]
 
     def hybrid(

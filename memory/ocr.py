@@ -49,8 +49,11 @@ class KeyframeReader:
         output = self._engine()(image)
         texts: Sequence[str] = output.txts or ()
         scores: Sequence[float] = output.scores or ()
-        return "\n".join(t.strip() for t, s in zip(texts, scores, strict=False)
-                         if s >= self.min_score and t.strip())
+        return "\n".join(
+            t.strip()
+            for t, s in zip(texts, scores, strict=False)
+            if s >= self.min_score and t.strip()
+        )
 
 
 def read_scenes(

@@ -8,6 +8,7 @@ then picked from those samples once the cuts are known, so no second pass or see
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import queue
@@ -88,7 +89,7 @@ def scan_video(
         min_scene_len=float(settings.min_scene_seconds),
     )
     result = ScanResult()
-    cut_codes: list[object] = []
+    cut_codes: list[Any] = []
     next_sample = 0.0
     next_report = 0.0
     last_code = None
@@ -119,7 +120,9 @@ def scan_video(
     if result.end < info.duration - 1.0:
         logger.warning(
             "%s: decoding stopped at %.1f s of %.1f s (truncated file?)",
-            info.path, result.end, info.duration,
+            info.path,
+            result.end,
+            info.duration,
         )
     return result
 
@@ -215,9 +218,7 @@ def _even_size(info: VideoInfo, max_pixels: int) -> tuple[int, int]:
 def _jpeg(frame: Any, size: tuple[int, int], info: VideoInfo, settings: IndexSettings) -> bytes:
     import cv2
 
-    img = frame.to_ndarray(
-        width=size[0], height=size[1], format="bgr24", interpolation="AREA"
-    )
+    img = frame.to_ndarray(width=size[0], height=size[1], format="bgr24", interpolation="AREA")
     if info.rotation:
         img = np.ascontiguousarray(np.rot90(img, info.rotation // 90))
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, settings.keyframe_quality])
@@ -233,7 +234,7 @@ def split_scenes(cuts: list[float], end: float, *, max_seconds: float) -> list[t
     """
     bounds = [0.0, *(c for c in cuts if 0.05 < c < end - 0.05), end]
     spans: list[tuple[float, float]] = []
-    for start, stop in zip(bounds, bounds[1:], strict=False):
+    for start, stop in itertools.pairwise(bounds):
         parts = max(1, math.ceil((stop - start) / max_seconds - 1e-9))
         step = (stop - start) / parts
         spans += [(start + i * step, start + (i + 1) * step) for i in range(parts)]
@@ -262,7 +263,9 @@ def pick_keyframes(
     out_dir.mkdir(parents=True, exist_ok=True)
     scenes = []
     for index, (start, end) in enumerate(spans):
-        count = min(settings.max_keyframes, max(1, math.ceil((end - start) / settings.keyframe_interval)))
+        count = min(
+            settings.max_keyframes, max(1, math.ceil((end - start) / settings.keyframe_interval))
+        )
         chosen: list[int] = []
         for j in range(count):
             target = start + (j + 0.5) * (end - start) / count

@@ -79,6 +79,11 @@ def fake_server() -> Iterator[FakeOpenAIServer]:
 
 
 def captioner_for(srv: FakeOpenAIServer, *, concurrency: int = 2) -> VLMCaptioner:
-    config = AgentConfig(base_url=srv.base_url, model="fake-vlm", max_concurrency=concurrency,
-                         max_retries=0, timeout=30)
+    config = AgentConfig(
+        base_url=srv.base_url,
+        model="fake-vlm",
+        max_concurrency=concurrency,
+        max_retries=0,
+        timeout=30,
+    )
     return VLMCaptioner(OpenAIVideoLLM(config))

@@ -6,6 +6,7 @@ import errno
 import os
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -67,8 +68,9 @@ def test_caption_requests_as_received(built) -> None:  # type: ignore[no-untyped
 
 def test_search_by_meaning_time_and_level(built) -> None:  # type: ignore[no-untyped-def]
     memory, *_ = built
-    hit = memory.search("an automobile left beside a bridge", k=1, levels=["asr"],
-                        mode="semantic")[0]
+    hit = memory.search("an automobile left beside a bridge", k=1, levels=["asr"], mode="semantic")[
+        0
+    ]
     assert hit.entry.level is Level.ASR and "car" in hit.entry.text.lower()
     hit = memory.search("score 42", k=1, levels=[Level.SCENE])[0]
     assert hit.entry.level is Level.SCENE and hit.entry.start == 0.0
@@ -99,18 +101,17 @@ def test_dead_server_then_complete(speech_video: Path, tmp_path: Path) -> None:
     from mcr_agent.captioner import VLMCaptioner
     from mcr_agent.llm import OpenAIVideoLLM
 
-    dead = VLMCaptioner(OpenAIVideoLLM(AgentConfig(base_url=dead_url(), model="m",
-                                                   max_retries=0)))
-    memory, report = build_memory(speech_video, settings=settings, cache=tmp_path,
-                                  captioner=dead)
+    dead = VLMCaptioner(OpenAIVideoLLM(AgentConfig(base_url=dead_url(), model="m", max_retries=0)))
+    memory, report = build_memory(speech_video, settings=settings, cache=tmp_path, captioner=dead)
     assert report.missing_captions == [s.index for s in memory.scenes]
     assert report.caption_error and "no model server answers" in report.caption_error
     assert all(e.source == "uncaptioned" for e in memory.level(Level.SCENE))
     from tests.conftest import honest_responder
 
     with FakeOpenAIServer(honest_responder) as srv:
-        memory, report = build_memory(speech_video, settings=settings, cache=tmp_path,
-                                      captioner=captioner_for(srv))
+        memory, report = build_memory(
+            speech_video, settings=settings, cache=tmp_path, captioner=captioner_for(srv)
+        )
     assert report.missing_captions == []
     assert "scenes" not in report.seconds  # scenes were not detected again
     assert all(e.source == "caption" for e in memory.level(Level.SCENE))
@@ -128,7 +129,7 @@ def test_resume_after_crash_asks_only_for_missing(speech_video: Path, tmp_path: 
 
     class Crashing:
         name = "fake-vlm"
-        prompt_versions: dict[str, str] = {}
+        prompt_versions: ClassVar[dict[str, str]] = {}
 
         def caption_scene(self, request):  # type: ignore[no-untyped-def]
             return crash_after_two(request)
@@ -144,8 +145,9 @@ def test_resume_after_crash_asks_only_for_missing(speech_video: Path, tmp_path: 
     from tests.conftest import honest_responder
 
     with FakeOpenAIServer(honest_responder) as srv:
-        memory, report = build_memory(speech_video, settings=settings, cache=tmp_path,
-                                      captioner=captioner_for(srv))
+        memory, report = build_memory(
+            speech_video, settings=settings, cache=tmp_path, captioner=captioner_for(srv)
+        )
         caption_requests = [r for r in srv.requests if r.images]
     assert len(caption_requests) == len(memory.scenes) - 2
     assert "scenes" not in report.seconds
@@ -157,15 +159,23 @@ def test_empty_reply_marks_scene_missing(speech_video: Path, tmp_path: Path) -> 
         return Reply(content="") if "[0.0 s," in request.texts else "fine caption"
 
     with FakeOpenAIServer(reply) as srv:
-        _, report = build_memory(speech_video, settings=IndexSettings(asr=False),
-                                 cache=tmp_path, captioner=captioner_for(srv))
+        _, report = build_memory(
+            speech_video,
+            settings=IndexSettings(asr=False),
+            cache=tmp_path,
+            captioner=captioner_for(srv),
+        )
     assert report.missing_captions == [0]
 
 
 def test_failing_server_stops_captioning(speech_video: Path, tmp_path: Path) -> None:
     with FakeOpenAIServer(lambda r: Reply(status=503)) as srv:
-        _, report = build_memory(speech_video, settings=IndexSettings(asr=False),
-                                 cache=tmp_path, captioner=captioner_for(srv))
+        _, report = build_memory(
+            speech_video,
+            settings=IndexSettings(asr=False),
+            cache=tmp_path,
+            captioner=captioner_for(srv),
+        )
     assert report.caption_error and "HTTP 503" in report.caption_error
     assert len(report.missing_captions) == 4
 
@@ -186,6 +196,7 @@ def test_read_only_or_full_cache(
         build_memory(speech_video, settings=IndexSettings(asr=False), cache=tmp_path)
     assert "\n" not in str(err.value)
     assert not list(tmp_path.rglob("*.json")) and not list(tmp_path.rglob("*.tmp"))
+    assert not list(tmp_path.rglob("*.jpg"))
 
 
 def test_cache_on_a_file_is_a_clear_error(speech_video: Path, tmp_path: Path) -> None:

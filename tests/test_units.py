@@ -48,7 +48,10 @@ def test_srt_with_font_tags() -> None:
 
 def test_vtt() -> None:
     entries = parse_subtitles(VTT)
-    assert [(e.start, e.end, e.text) for e in entries] == [(0.5, 2.0, "first"), (3.0, 4.0, "second")]
+    assert [(e.start, e.end, e.text) for e in entries] == [
+        (0.5, 2.0, "first"),
+        (3.0, 4.0, "second"),
+    ]
 
 
 def test_bad_subtitle_files(tmp_path: Path) -> None:
@@ -69,8 +72,12 @@ def test_split_at_pauses() -> None:
 
 
 def test_ocr_merges_neighbours_only() -> None:
-    spans = [(0.0, 4.0, "SCORE 42", "a"), (4.0, 8.0, "SCORE 42.", "b"), (8.0, 9.0, "OTHER", "c"),
-             (9.0, 12.0, "SCORE 42", "d")]
+    spans = [
+        (0.0, 4.0, "SCORE 42", "a"),
+        (4.0, 8.0, "SCORE 42.", "b"),
+        (8.0, 9.0, "OTHER", "c"),
+        (9.0, 12.0, "SCORE 42", "d"),
+    ]
     merged = _merge(spans)
     assert [(e.start, e.end) for e in merged] == [(0.0, 8.0), (8.0, 9.0), (9.0, 12.0)]
     assert merged[0].frames == ("a", "b")

@@ -1,0 +1,79 @@
+"""The `mcr-agent` command, in-process with click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mcr_agent.cli import main
+from tests.conftest import honest_responder
+from tests.fake_openai import FakeOpenAIServer
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_index_without_server_then_with_one(speech_video: Path) -> None:
+    code, out, _ = run("index", str(speech_video), "--ocr")
+    assert code == 0, out
+    assert "4 of 4 scenes lack captions" in out.replace("\n", " ")
+    assert "mcr-agent index" in out
+    with FakeOpenAIServer(honest_responder) as srv:
+        code, out, _ = run("index", str(speech_video), "--ocr", "--base-url", srv.base_url)
+        assert code == 0, out
+        assert len([r for r in srv.requests if r.images]) == 4
+    assert "lack captions" not in out
+    code, out, _ = run("index", str(speech_video), "--ocr")
+    assert code == 0 and "reused from cache" in out
+
+    code, out, _ = run("memory", "search", str(speech_video), "hello world", "--json", "-k", "3")
+    assert code == 0
+    hits = json.loads(out)
+    assert 1 <= len(hits) <= 3
+    assert set(hits[0]) == {"start", "end", "level", "source", "text", "score"}
+    assert any(h["level"] == "ocr" and h["text"] == "HELLO WORLD" for h in hits)
+    code, out, _ = run("memory", "search", str(speech_video), "red car", "--level", "asr")
+    assert code == 0 and "asr" in out and "car" in out.lower()
+
+
+def test_errors_are_one_line(tmp_path: Path) -> None:
+    code, _, err = run("index", str(tmp_path / "missing.mp4"))
+    assert code == 1
+    assert err.strip().count("\n") == 0 and "video not found" in err
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    code, _, err = run("index", str(bad))
+    assert code == 1 and "not a readable video" in err and err.strip().count("\n") == 0
+    code, _, err = run("index", str(tmp_path))
+    assert code == 1 and "is a folder" in err
+    code, _, err = run("index", str(bad), "--base-url", "ftp://x")
+    assert code == 1 and "must start with http" in err
+
+
+def test_search_before_index(speech_video: Path) -> None:
+    code, _, err = run("memory", "search", str(speech_video), "x")
+    assert code == 1 and "mcr-agent index" in err
+
+
+def test_bad_usage_exits_2() -> None:
+    assert run("index")[0] == 2
+    assert run("memory", "search", "v.mp4", "q", "--level", "nope")[0] == 2
+
+
+def test_doctor_reports_each_check() -> None:
+    code, out, _ = run("doctor")
+    assert code == 0, out
+    for name in (
+        "video decoding",
+        "ASR model",
+        "embedding model",
+        "OCR",
+        "cache folder",
+        "model server",
+    ):
+        assert name in out
+    assert "MCR_BASE_URL" in out.replace("\n", " ")
