@@ -230,3 +230,56 @@ def test_model_server_error_is_one_line() -> None:
     with pytest.raises(ModelServerError) as err:
         llm.ping()
     assert "\n" not in str(err.value) and "MCR_BASE_URL" in str(err.value)
+
+
+def test_retries_on_429_then_garbage_reply_skips_scene(speech_video: Path, tmp_path: Path) -> None:
+    from mcr_agent import AgentConfig
+    from mcr_agent.captioner import VLMCaptioner
+    from mcr_agent.llm import OpenAIVideoLLM
+
+    seen: list[str] = []
+
+    def reply(request):  # type: ignore[no-untyped-def]
+        key = (
+            "first"
+            if "[0.0 s," in request.texts
+            else "garbage"
+            if "[5.0 s," in request.texts
+            else ""
+        )
+        seen.append(key)
+        if key == "first" and seen.count("first") == 1:
+            return Reply(status=429, retry_after=0.01)
+        if key == "garbage":
+            return Reply(body=b"<html>proxy error</html>")
+        return "a caption"
+
+    with FakeOpenAIServer(reply) as srv:
+        config = AgentConfig(base_url=srv.base_url, model="m", max_retries=2, max_concurrency=1)
+        _, report = build_memory(
+            speech_video,
+            settings=IndexSettings(asr=False),
+            cache=tmp_path,
+            captioner=VLMCaptioner(OpenAIVideoLLM(config)),
+        )
+    assert seen.count("first") == 2  # retried once after the 429
+    assert report.missing_captions == [1]
+
+
+def test_video_without_audio_skips_speech(tmp_path: Path) -> None:
+    from mcr_agent.media import make_scenes_video
+
+    video = make_scenes_video(tmp_path / "silent.mp4", scene_seconds=[2.0, 2.0])
+    memory, report = build_memory(video, cache=tmp_path / "cache")
+    assert not memory.info.has_audio
+    assert report.counts["asr"] == 0 and len(memory.scenes) == 2
+
+
+def test_unknown_asr_model_is_one_line(speech_video: Path, tmp_path: Path) -> None:
+    from memory import DependencyError
+
+    empty = tmp_path / "not-a-model"
+    empty.mkdir()
+    with pytest.raises(DependencyError, match="--asr-model tiny.en") as err:
+        build_memory(speech_video, settings=IndexSettings(asr_model=str(empty)), cache=tmp_path)
+    assert "\n" not in str(err.value)

@@ -77,3 +77,34 @@ def test_doctor_reports_each_check() -> None:
     ):
         assert name in out
     assert "MCR_BASE_URL" in out.replace("\n", " ")
+
+
+def test_ctrl_c_then_resume(speech_video: Path, tmp_path: Path) -> None:
+    """A real SIGINT mid-captioning: exit 130 at once, the next run asks only for the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "MCR_CACHE_DIR": str(tmp_path / "cache"), "MCR_CONCURRENCY": "1"}
+    with FakeOpenAIServer(honest_responder, latency=1.5) as srv:
+        env["MCR_BASE_URL"] = srv.base_url
+        cmd = [sys.executable, "-m", "mcr_agent", "index", str(speech_video), "--no-asr"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while len(srv.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert time.monotonic() - start < 10
+        assert b"resume" in err
+        done = len(srv.requests)
+    with FakeOpenAIServer(honest_responder) as srv:
+        code, out, _ = run("index", str(speech_video), "--no-asr", "--base-url", srv.base_url)
+        assert code == 0, out
+        again = len([r for r in srv.requests if r.images])
+    assert again <= 4 - (done - 1)  # the caption finished before Ctrl-C is not asked again
+    assert "lack captions" not in out
