@@ -280,6 +280,6 @@ def test_unknown_asr_model_is_one_line(speech_video: Path, tmp_path: Path) -> No
 
     empty = tmp_path / "not-a-model"
     empty.mkdir()
-    with pytest.raises(DependencyError, match="--asr-model tiny.en") as err:
+    with pytest.raises(DependencyError, match=r"--asr-model tiny\.en") as err:
         build_memory(speech_video, settings=IndexSettings(asr_model=str(empty)), cache=tmp_path)
     assert "\n" not in str(err.value)
