@@ -108,3 +108,19 @@ def test_ctrl_c_then_resume(speech_video: Path, tmp_path: Path) -> None:
         again = len([r for r in srv.requests if r.images])
     assert again <= 4 - (done - 1)  # the caption finished before Ctrl-C is not asked again
     assert "lack captions" not in out
+
+
+def test_index_with_subtitles(speech_video: Path, tmp_path: Path) -> None:
+    srt = tmp_path / "speech.srt"
+    srt.write_text(
+        '1\n00:00:15,500 --> 00:00:18,000\n<font color="#ffffff">The lighthouse keeper waves.'
+        "</font>\n"
+    )
+    code, out, _ = run("index", str(speech_video), "--no-asr", "--subtitles", str(srt))
+    assert code == 0, out
+    code, out, _ = run("memory", "search", str(speech_video), "lighthouse", "--json")
+    hits = json.loads(out)
+    assert hits[0]["level"] == "subtitle" and hits[0]["text"] == "The lighthouse keeper waves."
+    assert (hits[0]["start"], hits[0]["end"]) == (15.5, 18.0)
+    code, _, err = run("index", str(speech_video), "--subtitles", str(tmp_path / "none.srt"))
+    assert code == 1 and "subtitle file not found" in err
