@@ -18,19 +18,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .asr import WhisperTranscriber
 from .captions import CaptionLog, caption_scenes, scene_key, summarize_all
 from .embed import SentenceEmbedder
-from .index import EntryIndex
+from .index import write_index
 from .ocr import KeyframeReader, read_scenes
 from .probe import probe
 from .protocols import Captioner, Embedder, ProgressSink, SceneCaptionRequest
 from .records import Entry, Level, Scene, VideoInfo
 from .scenes import ScanResult, pick_keyframes, scan_video, split_scenes
 from .settings import SCHEMA_VERSION, IndexSettings
-from .store import atomic_path, cache_dir, cache_errors, fingerprint, read_json, write_json
+from .store import cache_dir, cache_errors, fingerprint, read_json, write_json
 from .subtitles import read_subtitles
 from .video_memory import VideoMemory
 
@@ -189,8 +187,7 @@ class _Build:
 
     def run(self) -> None:
         start = time.perf_counter()
-        scenes, asr = self._scenes_and_speech()
-        ocr = self._ocr(scenes)
+        scenes, ocr, asr = self._stages_without_model()
         entries = self._captions(scenes, asr, ocr)
         entries += asr + self.subtitles + ocr
         self._index(entries)
@@ -206,8 +203,8 @@ class _Build:
         self.report.counts = counts
         write_json(self.folder / "manifest.json", self._manifest(counts))
 
-    def _scenes_and_speech(self) -> tuple[list[Scene], list[Entry]]:
-        """Scene detection (this thread) and ASR (a worker thread) overlap."""
+    def _stages_without_model(self) -> tuple[list[Scene], list[Entry], list[Entry]]:
+        """Scenes, then on-screen text, in this thread while ASR runs in a worker thread."""
         saved_scenes = read_json(self.folder / "scenes.json")
         asr_key = {
             "model": self.settings.asr_model if self.settings.asr else None,
@@ -223,6 +220,7 @@ class _Build:
                 scenes = self._detect_scenes()
             else:
                 scenes = [Scene.from_dict(s) for s in saved_scenes]
+            ocr = self._ocr(scenes)
             if speech is not None:
                 with self._stage("speech", None):
                     asr = speech.result()
@@ -236,7 +234,7 @@ class _Build:
         finally:
             if speech is not None:
                 speech.stop()
-        return scenes, asr
+        return scenes, ocr, asr
 
     def _transcribe(self, should_stop: Callable[[], bool]) -> list[Entry]:
         if not (self.settings.asr and self.info.has_audio):
@@ -358,34 +356,15 @@ class _Build:
         )
 
     def _index(self, entries: list[Entry]) -> None:
-        with self._stage("embeddings", len(entries)):
-            vectors = self._vectors(entries)
-            index = EntryIndex.build(entries, vectors)
-            index.save(self.folder)
-            write_json(self.folder / "entries.json", [e.to_dict() for e in entries])
-            with atomic_path(self.folder / "vectors.npy") as tmp, tmp.open("wb") as f:
-                np.save(f, vectors)
-        self.sink.done("embeddings", f"{len(entries)} entries indexed")
-
-    def _vectors(self, entries: Sequence[Entry]) -> np.ndarray:
-        """Embed entries, reusing vectors of unchanged texts from an earlier build."""
-        old: dict[tuple[str, str], np.ndarray] = {}
-        saved = read_json(self.folder / "entries.json")
         previous = (read_json(self.folder / "manifest.json") or {}).get("models", {})
-        if previous.get("embed") != self.embedder.name:
-            saved = None
-        if saved and (self.folder / "vectors.npy").exists():
-            vectors = np.load(self.folder / "vectors.npy")
-            if len(saved) == len(vectors):
-                old = {(e["level"], e["text"]): v for e, v in zip(saved, vectors, strict=True)}
-        todo = sorted({e.text for e in entries if (e.level.value, e.text) not in old})
-        fresh = dict(zip(todo, self.embedder.embed(todo), strict=True)) if todo else {}
-        rows = [old.get((e.level.value, e.text), fresh.get(e.text)) for e in entries]
-        if any(r is None for r in rows):
-            raise RuntimeError("an entry was left without an embedding")
-        if not rows:
-            return np.zeros((0, 1), np.float32)
-        return np.stack(rows).astype(np.float32)  # type: ignore[arg-type]
+        with self._stage("embeddings", len(entries)):
+            write_index(
+                self.folder,
+                entries,
+                self.embedder,
+                reuse=previous.get("embed") == self.embedder.name,
+            )
+        self.sink.done("embeddings", f"{len(entries)} entries indexed")
 
     def _manifest(self, counts: dict[str, int]) -> dict[str, Any]:
         return {

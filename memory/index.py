@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from .protocols import Embedder
 from .records import Entry, Level
+from .store import atomic_path, read_json, write_json
 
-__all__ = ["EntryIndex", "tokenize"]
+__all__ = ["EntryIndex", "tokenize", "write_index"]
 
 _WORD = re.compile(r"[0-9a-z]+")
 _STOP = frozenset(
@@ -165,8 +167,6 @@ class EntryIndex:
         """Write each level's FAISS index as ``index/<level>.faiss`` (atomically)."""
         import faiss
 
-        from .store import atomic_path
-
         (folder / "index").mkdir(parents=True, exist_ok=True)
         for level, index in self._faiss.items():
             with atomic_path(folder / "index" / f"{level.value}.faiss") as tmp:
@@ -181,3 +181,35 @@ def _bm25(corpus: list[list[str]]) -> Any:
     model = bm25s.BM25()
     model.index([doc or ["_"] for doc in corpus], show_progress=False)
     return model
+
+
+def write_index(folder: Path, entries: Sequence[Entry], embedder: Embedder, *, reuse: bool) -> None:
+    """Embed entries and write ``entries.json``, ``vectors.npy`` and ``index/*.faiss``.
+
+    With `reuse`, vectors of texts already embedded by an earlier build in `folder` (same
+    embedding model) are kept, so completing captions re-embeds only the new texts.
+    """
+    vectors = _vectors(folder, entries, embedder, reuse=reuse)
+    EntryIndex.build(entries, vectors).save(folder)
+    write_json(folder / "entries.json", [e.to_dict() for e in entries])
+    with atomic_path(folder / "vectors.npy") as tmp, tmp.open("wb") as f:
+        np.save(f, vectors)
+
+
+def _vectors(
+    folder: Path, entries: Sequence[Entry], embedder: Embedder, *, reuse: bool
+) -> np.ndarray:
+    old: dict[tuple[str, str], np.ndarray] = {}
+    saved = read_json(folder / "entries.json") if reuse else None
+    if saved and (folder / "vectors.npy").exists():
+        vectors = np.load(folder / "vectors.npy")
+        if len(saved) == len(vectors):
+            old = {(e["level"], e["text"]): v for e, v in zip(saved, vectors, strict=True)}
+    todo = sorted({e.text for e in entries if (e.level.value, e.text) not in old})
+    fresh = dict(zip(todo, embedder.embed(todo), strict=True)) if todo else {}
+    rows = [old.get((e.level.value, e.text), fresh.get(e.text)) for e in entries]
+    if any(r is None for r in rows):
+        raise RuntimeError("an entry was left without an embedding")
+    if not rows:
+        return np.zeros((0, 1), np.float32)
+    return np.stack(rows).astype(np.float32)  # type: ignore[arg-type]

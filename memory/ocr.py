@@ -40,7 +40,10 @@ class KeyframeReader:
                     raise DependencyError("OCR needs rapidocr: pip install rapidocr") from exc
                 noisy = logging.getLogger("RapidOCR")
                 noisy.setLevel(logging.ERROR)
-                _ENGINE.append(RapidOCR())
+                # "max" keeps keyframes at their size; the default ("min", 736) upscales a
+                # 596x336 keyframe to 1311x736 first, 3x slower for the same text.
+                params = {"Det.limit_type": "max", "Det.limit_side_len": 736}
+                _ENGINE.append(RapidOCR(params=params))
                 noisy.setLevel(logging.ERROR)  # it resets its own level on start-up
             return _ENGINE[0]
 
