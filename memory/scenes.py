@@ -186,26 +186,26 @@ def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fracti
 
 
 def _small_bgr(frame: Any, width: int) -> np.ndarray:
-    """A small BGR image for scene detection.
+    """A small BGR image for scene detection, `width` pixels wide.
 
-    For 8-bit 4:2:0 frames the planes are decimated directly (about 100x cheaper than
-    swscale on 720p); other pixel formats go through swscale.
+    For 8-bit 4:2:0 frames each plane is sampled straight to the target size (nearest
+    neighbour reads only the pixels it keeps: ~20x cheaper than swscale on 720p, and
+    PySceneDetect's detectors work on such downscaled frames anyway); other pixel formats
+    go through swscale.
     """
     import cv2
 
     w, h = frame.width, frame.height
-    step = max(2, (w // max(width, 1)) // 2 * 2)
-    if frame.format.name not in ("yuv420p", "yuvj420p") or w < 2 * width:
-        size = (width, max(2, round(h * width / w)))
+    size = (min(width, w), max(2, round(h * min(width, w) / w)))
+    if frame.format.name not in ("yuv420p", "yuvj420p"):
         return frame.to_ndarray(width=size[0], height=size[1], format="bgr24")
-    half = step // 2
-    y = np.frombuffer(frame.planes[0], np.uint8).reshape(h, -1)[:h:step, :w:step]
-    u = np.frombuffer(frame.planes[1], np.uint8).reshape((h + 1) // 2, -1)[:, : (w + 1) // 2]
-    v = np.frombuffer(frame.planes[2], np.uint8).reshape((h + 1) // 2, -1)[:, : (w + 1) // 2]
-    u, v = u[::half, ::half], v[::half, ::half]
-    rows, cols = min(y.shape[0], u.shape[0]), min(y.shape[1], u.shape[1])
-    yuv = np.dstack([y[:rows, :cols], u[:rows, :cols], v[:rows, :cols]])
-    return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR)
+    planes = []
+    for k, (pw, ph) in enumerate(
+        ((w, h), ((w + 1) // 2, (h + 1) // 2), ((w + 1) // 2, (h + 1) // 2))
+    ):
+        plane = np.frombuffer(frame.planes[k], np.uint8).reshape(ph, -1)[:, :pw]
+        planes.append(cv2.resize(plane, size, interpolation=cv2.INTER_NEAREST))
+    return cv2.cvtColor(cv2.merge(planes), cv2.COLOR_YUV2BGR)
 
 
 def _even_size(info: VideoInfo, max_pixels: int) -> tuple[int, int]:
