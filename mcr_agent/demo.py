@@ -13,14 +13,14 @@ __all__ = ["SAMPLE_SCENES", "make_sample", "run_demo"]
 
 SAMPLE_SCENES: tuple[tuple[float, str | None, str | None], ...] = (
     (6.0, "WELCOME TO THE HARBOR", "Welcome to the harbor tour."),
-    (5.0, None, "The red ferry leaves at nine."),
+    (5.0, None, "The boat leaves at nine in the morning."),
     (7.0, "TICKETS 12 EUROS", None),
     (6.0, None, "Look at the lighthouse on the hill."),
     (6.0, "THANK YOU", "Thanks for watching."),
 )
 """(seconds, on-screen text, speech) of each scene of the sample video."""
 
-QUESTION = "How much do the tickets cost, and when does the red ferry leave?"
+QUESTION = "How much do the tickets cost, and when does the boat leave?"
 
 
 def make_sample(folder: Path) -> Path:
@@ -63,7 +63,7 @@ def run_demo(console: Console, config: AgentConfig, folder: Path) -> None:
     with RichProgress(console) as progress:
         memory, report = agent.build(video, progress=progress)
     print_build(console, memory, report, config.base_url)
-    for query in ("ticket price", "when does the ferry leave"):
+    for query in ("ticket price", "when does the boat leave"):
         hit = memory.search(query, k=1)
         if hit:
             e = hit[0].entry

@@ -124,3 +124,18 @@ def test_index_with_subtitles(speech_video: Path, tmp_path: Path) -> None:
     assert (hits[0]["start"], hits[0]["end"]) == (15.5, 18.0)
     code, _, err = run("index", str(speech_video), "--subtitles", str(tmp_path / "none.srt"))
     assert code == 1 and "subtitle file not found" in err
+
+
+def test_demo_offline_then_with_server(tmp_path: Path) -> None:
+    code, out, _ = run("demo", "--out", str(tmp_path / "demo"))
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert "5 scenes" in flat or "scenes 0-4" in flat
+    assert "TICKETS 12 EUROS" in flat and "no model server" in flat
+    with FakeOpenAIServer(honest_responder) as srv:
+        code, out, _ = run("demo", "--out", str(tmp_path / "demo"), "--base-url", srv.base_url)
+        asked = [r for r in srv.requests if "Question:" in r.texts]
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert "lack captions" not in flat and "A (fake-vlm):" in flat
+    assert len(asked) == 1 and len(asked[0].images) >= 5  # frames spread over the video
