@@ -135,8 +135,12 @@ def build_memory(
                 report.counts = dict(memory.manifest.get("counts", {}))
                 return memory, report
             folder.mkdir(parents=True, exist_ok=True)
+            # Readers take no lock: without a manifest they never load a half-updated folder.
+            (folder / "manifest.json").unlink(missing_ok=True)
+            build = _Build(info, settings, folder, subs, captioner, embedder, sink, report)
+            build.previous = manifest or {}
             try:
-                _Build(info, settings, folder, subs, captioner, embedder, sink, report).run()
+                build.run()
             except BaseException:
                 if not any(folder.iterdir()):
                     folder.rmdir()
@@ -177,6 +181,8 @@ class _Build:
     embedder: Embedder
     sink: ProgressSink
     report: BuildReport
+    previous: dict[str, Any] = field(default_factory=dict)
+    """The manifest of the earlier build in this folder, if any."""
 
     @contextmanager
     def _stage(self, name: str, total: float | None) -> Iterator[None]:
@@ -356,14 +362,9 @@ class _Build:
         )
 
     def _index(self, entries: list[Entry]) -> None:
-        previous = (read_json(self.folder / "manifest.json") or {}).get("models", {})
+        same_model = self.previous.get("models", {}).get("embed") == self.embedder.name
         with self._stage("embeddings", len(entries)):
-            write_index(
-                self.folder,
-                entries,
-                self.embedder,
-                reuse=previous.get("embed") == self.embedder.name,
-            )
+            write_index(self.folder, entries, self.embedder, reuse=same_model)
         self.sink.done("embeddings", f"{len(entries)} entries indexed")
 
     def _manifest(self, counts: dict[str, int]) -> dict[str, Any]:

@@ -54,9 +54,15 @@ class VideoMemory:
         manifest = read_json(folder / "manifest.json")
         if not manifest or not manifest.get("complete"):
             raise CacheError(f"no complete memory in {folder}: run `mcr-agent index VIDEO`")
-        scenes = [Scene.from_dict(s) for s in read_json(folder / "scenes.json") or []]
-        entries = [Entry.from_dict(e) for e in read_json(folder / "entries.json") or []]
-        index = EntryIndex.load(folder, entries)
+        try:
+            scenes = [Scene.from_dict(s) for s in read_json(folder / "scenes.json") or []]
+            entries = [Entry.from_dict(e) for e in read_json(folder / "entries.json") or []]
+            index = EntryIndex.load(folder, entries)
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise CacheError(
+                f"the memory in {folder} is damaged ({type(exc).__name__}): "
+                "rebuild it with `mcr-agent index VIDEO --force`"
+            ) from exc
         memory = cls(
             folder,
             manifest,

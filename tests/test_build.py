@@ -283,3 +283,16 @@ def test_unknown_asr_model_is_one_line(speech_video: Path, tmp_path: Path) -> No
     with pytest.raises(DependencyError, match=r"--asr-model tiny\.en") as err:
         build_memory(speech_video, settings=IndexSettings(asr_model=str(empty)), cache=tmp_path)
     assert "\n" not in str(err.value)
+
+
+def test_damaged_memory_is_a_clear_error(built) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from memory import VideoMemory
+
+    memory, *_ = built
+    copy = memory.folder.parent / "damaged"
+    shutil.copytree(memory.folder, copy)
+    (copy / "index" / "scene.faiss").write_bytes(b"garbage")
+    with pytest.raises(CacheError, match="--force"):
+        VideoMemory.load(copy)
