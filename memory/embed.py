@@ -53,6 +53,9 @@ class SentenceEmbedder:
             if self.model_name not in _MODELS:
                 try:
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()  # the library logs; it draws no bars
 
                     _MODELS[self.model_name] = SentenceTransformer(
                         _resolve(self.model_name), device="cpu"
