@@ -12,7 +12,6 @@ from memory import (
     ProgressSink,
     VideoMemory,
     build_memory,
-    find_memory,
 )
 
 from .captioner import VLMCaptioner
@@ -79,8 +78,6 @@ class Agent:
 
     def open_memory(self, video: str | Path) -> VideoMemory | None:
         """The newest complete memory of a video, or None if it was never indexed."""
-        from memory import probe
+        from memory import open_memory, probe
 
-        info = probe(video)
-        folder = find_memory(info.path, self.config.cache_dir)
-        return VideoMemory.load(folder) if folder else None
+        return open_memory(probe(video).path, self.config.cache_dir)

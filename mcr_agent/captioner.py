@@ -9,7 +9,7 @@ from .llm import VideoLLM, image_part, text_part
 
 __all__ = ["VLMCaptioner"]
 
-_PROMPTS = ("caption_scene", "summarize_segment", "summarize_video")
+_PROMPTS = {"scene": "caption_scene", "segment": "summarize_segment", "video": "summarize_video"}
 
 
 class VLMCaptioner:
@@ -30,7 +30,7 @@ class VLMCaptioner:
 
     @property
     def prompt_versions(self) -> dict[str, str]:
-        return {name: prompts.version(name) for name in _PROMPTS}
+        return {level: prompts.version(name) for level, name in _PROMPTS.items()}
 
     def caption_scene(self, request: SceneCaptionRequest) -> str:
         instructions = prompts.render(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from memory import Level
+from memory.settings import DEFAULT_ASR_MODEL
 
 from .config import AgentConfig
 from .errors import MCRAgentError
@@ -40,6 +42,11 @@ class _Group(click.Group):
 @click.version_option(package_name="mcr-agent")
 def main() -> None:
     """Answer questions about videos with a Multimodal Contextual Reasoning agent."""
+    from rich.logging import RichHandler
+
+    # Library warnings go to stderr, drawn by rich so they do not tear the progress bars.
+    handler = RichHandler(console=_err, show_time=False, show_path=False)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler])
 
 
 def _server_options(fn: click.decorators.FC) -> click.decorators.FC:
@@ -55,7 +62,7 @@ def _server_options(fn: click.decorators.FC) -> click.decorators.FC:
 @click.option("--ocr/--no-ocr", default=False, show_default=True, help="Read on-screen text.")
 @click.option(
     "--asr-model",
-    default="tiny.en",
+    default=DEFAULT_ASR_MODEL,
     show_default=True,
     help="faster-whisper model name or folder (tiny.en ships offline).",
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .config import AgentConfig
+from .errors import DependencyError
 
 __all__ = ["SAMPLE_SCENES", "make_sample", "run_demo"]
 
@@ -30,15 +31,25 @@ def make_sample(folder: Path) -> Path:
     path = folder / "sample.mp4"
     if path.exists():
         return path
-    folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / ".sample.tmp.mp4"
-    make_scenes_video(
-        tmp,
-        scene_seconds=[s for s, _, _ in SAMPLE_SCENES],
-        texts=[t for _, t, _ in SAMPLE_SCENES],
-        speech=[s for _, _, s in SAMPLE_SCENES] if SPEECH_AVAILABLE else None,
-    )
-    tmp.replace(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        make_scenes_video(
+            tmp,
+            scene_seconds=[s for s, _, _ in SAMPLE_SCENES],
+            texts=[t for _, t, _ in SAMPLE_SCENES],
+            speech=[s for _, _, s in SAMPLE_SCENES] if SPEECH_AVAILABLE else None,
+        )
+        tmp.replace(path)
+    except OSError as exc:
+        raise DependencyError(
+            f"cannot write the sample video in {folder} ({exc.strerror or exc}): "
+            "pass --out with a writable folder"
+        ) from exc
+    except RuntimeError as exc:
+        raise DependencyError(f"making the sample video failed: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -53,8 +64,6 @@ def run_demo(console: Console, config: AgentConfig, folder: Path) -> None:
     try:
         require_tools()
     except RuntimeError as exc:
-        from .errors import DependencyError
-
         raise DependencyError(f"the demo makes its sample video with {exc}") from exc
     video = make_sample(folder)
     console.print(f"sample video: {video}", highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rich.console import Console
@@ -33,6 +34,7 @@ class RichProgress:
             disable=not console.is_terminal,
         )
         self._tasks: dict[str, TaskID] = {}
+        self._lock = threading.Lock()  # stages are reported from worker threads too
         self._units: dict[str, str] = {}
 
     def __enter__(self) -> RichProgress:
@@ -43,6 +45,10 @@ class RichProgress:
         self._progress.stop()
 
     def stage(self, name: str, total: float | None) -> None:
+        with self._lock:
+            self._stage(name, total)
+
+    def _stage(self, name: str, total: float | None) -> None:
         if name in self._tasks:
             self._progress.update(self._tasks[name], total=total)
             return

@@ -4,7 +4,7 @@ Build once with `build_memory`, then search by meaning, words or time. This pack
 imports nothing from `tools` or `mcr_agent`; what it needs from them is a Protocol.
 """
 
-from .build import BuildReport, build_memory, find_memory, memory_folder
+from .build import BuildReport, build_memory, find_memory, memory_folder, open_memory
 from .embed import SentenceEmbedder
 from .errors import (
     CacheError,
@@ -53,6 +53,7 @@ __all__ = [
     "find_memory",
     "fingerprint",
     "memory_folder",
+    "open_memory",
     "parse_subtitles",
     "probe",
     "read_subtitles",

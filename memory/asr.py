@@ -10,12 +10,12 @@ from typing import Any
 
 from .errors import DependencyError
 from .records import Entry, Level
+from .settings import DEFAULT_ASR_MODEL
 
 __all__ = ["DEFAULT_ASR_MODEL", "WhisperTranscriber", "resolve_asr_model", "split_at_pauses"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ASR_MODEL = "tiny.en"
 _LOCK = threading.Lock()
 _MODELS: dict[tuple[str, int], Any] = {}
 

@@ -21,6 +21,7 @@ from typing import Any
 from .asr import WhisperTranscriber
 from .captions import CaptionLog, caption_scenes, scene_key, summarize_all
 from .embed import SentenceEmbedder
+from .errors import CacheError
 from .index import write_index
 from .ocr import KeyframeReader, read_scenes
 from .probe import probe
@@ -32,7 +33,7 @@ from .store import cache_dir, cache_errors, fingerprint, read_json, write_json
 from .subtitles import read_subtitles
 from .video_memory import VideoMemory
 
-__all__ = ["BuildReport", "build_memory", "find_memory", "memory_folder"]
+__all__ = ["BuildReport", "build_memory", "find_memory", "memory_folder", "open_memory"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +110,9 @@ def build_memory(
     sink = progress or _NullProgress()
     info = probe(video)
     subs = read_subtitles(subtitles) if subtitles else []
-    if subtitles:
-        digest = hashlib.blake2b(Path(subtitles).read_bytes(), digest_size=8).hexdigest()
-        settings = replace(settings, subtitles_digest=digest)
+    if subs:
+        digest = hashlib.blake2b("\n".join(repr(e) for e in subs).encode(), digest_size=8)
+        settings = replace(settings, subtitles_digest=digest.hexdigest())
     embedder = embedder or SentenceEmbedder(settings.embed_model)
     folder = memory_folder(info.path, settings, cache)
     report = BuildReport(folder)
@@ -138,7 +139,6 @@ def build_memory(
             # Readers take no lock: without a manifest they never load a half-updated folder.
             (folder / "manifest.json").unlink(missing_ok=True)
             build = _Build(info, settings, folder, subs, captioner, embedder, sink, report)
-            build.previous = manifest or {}
             try:
                 build.run()
             except BaseException:
@@ -157,7 +157,41 @@ def _reusable(
         return False
     if manifest.get("settings") != settings.memory_fields():
         return False
-    return captioner is None or not manifest.get("captions_incomplete")
+    if captioner is None:
+        return True
+    same = manifest.get("models", {}).get("caption") == captioner.name and manifest.get(
+        "prompt_versions"
+    ) == dict(captioner.prompt_versions)
+    return same and not manifest.get("captions_incomplete")
+
+
+def open_memory(
+    video: str | Path, cache: str | Path | None = None, *, embedder: Embedder | None = None
+) -> VideoMemory | None:
+    """Load the newest complete memory of `video`, or None if it was never indexed.
+
+    Raises:
+        CacheError: Another process is building this video's memory right now.
+    """
+    from filelock import FileLock, Timeout
+
+    folder = find_memory(video, cache)
+    locks = [folder.parent / f"{folder.name}.lock"] if folder else []
+    locks = locks or sorted(cache_dir(cache).glob(f"{fingerprint(video)[:20]}-*.lock"))
+    for path in locks:
+        lock = FileLock(str(path))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise CacheError(
+                f"{video} is being indexed by another process: wait for it to finish, then retry"
+            ) from None
+        try:
+            if folder is not None:
+                return VideoMemory.load(folder, embedder=embedder)
+        finally:
+            lock.release()
+    return None
 
 
 def find_memory(video: str | Path, cache: str | Path | None = None) -> Path | None:
@@ -181,8 +215,8 @@ class _Build:
     embedder: Embedder
     sink: ProgressSink
     report: BuildReport
-    previous: dict[str, Any] = field(default_factory=dict)
-    """The manifest of the earlier build in this folder, if any."""
+    summaries_missing: bool = False
+    """True when the server failed while writing segment or video summaries."""
 
     @contextmanager
     def _stage(self, name: str, total: float | None) -> Iterator[None]:
@@ -315,7 +349,7 @@ class _Build:
     def _captions(
         self, scenes: Sequence[Scene], asr: Sequence[Entry], ocr: Sequence[Entry]
     ) -> list[Entry]:
-        log = CaptionLog(self.folder / "captions.jsonl")
+        log = CaptionLog(self.folder / "captions.jsonl", self.captioner)
         speech = sorted([*asr, *self.subtitles], key=lambda e: e.start)
         if self.captioner is not None:
             with self._stage("captions", len(scenes)):
@@ -343,6 +377,7 @@ class _Build:
                     duration=self.info.duration,
                 )
             self.report.caption_error = self.report.caption_error or error
+            self.summaries_missing = error is not None
             entries += summaries
             self.sink.done("summaries", f"{len(summaries)} summaries")
         return entries
@@ -362,16 +397,15 @@ class _Build:
         )
 
     def _index(self, entries: list[Entry]) -> None:
-        same_model = self.previous.get("models", {}).get("embed") == self.embedder.name
         with self._stage("embeddings", len(entries)):
-            write_index(self.folder, entries, self.embedder, reuse=same_model)
+            write_index(self.folder, entries, self.embedder)
         self.sink.done("embeddings", f"{len(entries)} entries indexed")
 
     def _manifest(self, counts: dict[str, int]) -> dict[str, Any]:
         return {
             "schema": SCHEMA_VERSION,
             "complete": True,
-            "captions_incomplete": bool(self.report.missing_captions),
+            "captions_incomplete": bool(self.report.missing_captions) or self.summaries_missing,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "fingerprint": self.folder.name.split("-")[0],
             "video": self.info.to_dict(),

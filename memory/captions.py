@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelReplyError, ModelServerError
@@ -25,29 +25,53 @@ logger = logging.getLogger(__name__)
 
 
 class CaptionLog:
-    """Append-only log of captions and summaries in a memory folder."""
+    """Append-only log of captions and summaries in a memory folder.
 
-    def __init__(self, path: Path) -> None:
+    With a captioner, only texts written by the same model with the same prompt version
+    count, so changing either re-captions; without one (server down), the newest text of
+    each key is used.
+
+    Args:
+        path: The ``captions.jsonl`` file.
+        captioner: Whose texts count, or None for any.
+    """
+
+    def __init__(self, path: Path, captioner: Captioner | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self.rows = {self._key(r): r for r in read_jsonl(path) if "text" in r}
+        self._model = captioner.name if captioner is not None else None
+        self._versions = dict(captioner.prompt_versions) if captioner is not None else {}
+        self._rows: dict[str, dict[str, object]] = {}
+        for row in read_jsonl(path):
+            if "text" in row and "key" in row and self._counts(row):
+                self._rows[str(row["key"])] = row
 
-    @staticmethod
-    def _key(row: dict[str, object]) -> str:
-        return str(row["key"])
+    def _version(self, key: str) -> str:
+        return self._versions.get(key.split(":", 1)[0], "")
+
+    def _counts(self, row: dict[str, object]) -> bool:
+        if self._model is None:
+            return True
+        key = str(row["key"])
+        return row.get("model") == self._model and row.get("prompt", "") == self._version(key)
 
     def get(self, key: str) -> str | None:
-        row = self.rows.get(key)
+        row = self._rows.get(key)
         return None if row is None else str(row["text"])
 
-    def add(self, key: str, text: str, model: str, **extra: object) -> None:
-        row = {"key": key, "text": text, "model": model, **extra}
-        line = json.dumps(row, ensure_ascii=False) + "\n"
+    def add(self, key: str, text: str, **extra: object) -> None:
+        row: dict[str, object] = {
+            "key": key,
+            "text": text,
+            "model": self._model,
+            "prompt": self._version(key),
+        }
+        line = json.dumps({**row, **extra}, ensure_ascii=False) + "\n"
         with self._lock:
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(line)
                 f.flush()
-            self.rows[key] = row
+            self._rows[key] = row
 
 
 @dataclass
@@ -55,7 +79,6 @@ class CaptionOutcome:
     """How a captioning pass went."""
 
     written: int = 0
-    failed: list[int] = field(default_factory=list)
     error: str | None = None
 
 
@@ -95,7 +118,7 @@ def caption_scenes(
                 return
             try:
                 text = captioner.caption_scene(make_request(scene))
-                log.add(scene_key(scene), text, captioner.name, start=scene.start, end=scene.end)
+                log.add(scene_key(scene), text, start=scene.start, end=scene.end)
                 results.put((scene, text, None))
             except BaseException as exc:  # every outcome reaches the main thread
                 results.put((scene, None, exc))
@@ -113,8 +136,7 @@ def caption_scenes(
             if exc is None:
                 outcome.written += 1
             elif isinstance(exc, ModelReplyError):
-                logger.warning("scene %d: %s", scene.index, exc)
-                outcome.failed.append(scene.index)
+                logger.info("scene %d not captioned: %s", scene.index, exc)
             elif isinstance(exc, ModelServerError):
                 outcome.error = str(exc)
                 stop.set()
@@ -124,8 +146,15 @@ def caption_scenes(
                 raise exc
             if on_done is not None:
                 on_done(outcome.written)
+    except KeyboardInterrupt:
+        stop.set()
+        raise
     finally:
         stop.set()
+    # Requests already in flight finish (bounded by the client's timeout) before the caller
+    # reads the log and releases the memory's lock.
+    for w in workers:
+        w.join()
     return outcome
 
 
@@ -164,7 +193,7 @@ def summarize_all(
             if text is None:
                 items = tuple((s.start, s.end, log.get(scene_key(s)) or "") for s in group)
                 text = captioner.summarize(SummaryRequest("segment", start, end, items))
-                log.add(key, text, captioner.name)
+                log.add(key, text)
             frames = tuple(k.path for s in group for k in s.keyframes[:1])
             entries.append(Entry(start, end, Level.SEGMENT, "summary", text, frames))
         key = f"video:0.000-{duration:.3f}"
@@ -172,7 +201,7 @@ def summarize_all(
         if text is None:
             items = tuple((e.start, e.end, e.text) for e in entries)
             text = captioner.summarize(SummaryRequest("video", 0.0, duration, items))
-            log.add(key, text, captioner.name)
+            log.add(key, text)
         entries.append(Entry(0.0, duration, Level.VIDEO, "summary", text))
     except ModelServerError as exc:
         return entries, str(exc)

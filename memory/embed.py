@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from .errors import DependencyError
+from .settings import DEFAULT_EMBED_MODEL
 
 __all__ = ["DEFAULT_EMBED_MODEL", "SentenceEmbedder"]
 
-DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 _LOCK = threading.Lock()
 _MODELS: dict[str, Any] = {}
 

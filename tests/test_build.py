@@ -5,11 +5,13 @@ from __future__ import annotations
 import errno
 import os
 import threading
+import time
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
+from mcr_agent.captioner import VLMCaptioner
 from memory import (
     CacheError,
     IndexSettings,
@@ -129,7 +131,7 @@ def test_resume_after_crash_asks_only_for_missing(speech_video: Path, tmp_path: 
 
     class Crashing:
         name = "fake-vlm"
-        prompt_versions: ClassVar[dict[str, str]] = {}
+        prompt_versions: ClassVar[dict[str, str]] = VLMCaptioner(None).prompt_versions  # type: ignore[arg-type]
 
         def caption_scene(self, request):  # type: ignore[no-untyped-def]
             return crash_after_two(request)
@@ -296,3 +298,70 @@ def test_damaged_memory_is_a_clear_error(built) -> None:  # type: ignore[no-unty
     (copy / "index" / "scene.faiss").write_bytes(b"garbage")
     with pytest.raises(CacheError, match="--force"):
         VideoMemory.load(copy)
+
+
+def test_summary_failure_is_retried(speech_video: Path, tmp_path: Path) -> None:
+    from tests.conftest import honest_responder
+
+    settings = IndexSettings(asr=False)
+    with FakeOpenAIServer(lambda r: Reply(status=503) if not r.images else "cap") as srv:
+        memory, report = build_memory(
+            speech_video, settings=settings, cache=tmp_path, captioner=captioner_for(srv)
+        )
+    assert report.missing_captions == [] and report.caption_error
+    assert memory.manifest["captions_incomplete"] and memory.summary is None
+    with FakeOpenAIServer(honest_responder) as srv:
+        memory, report = build_memory(
+            speech_video, settings=settings, cache=tmp_path, captioner=captioner_for(srv)
+        )
+        assert not [r for r in srv.requests if r.images]  # captions kept, summaries asked
+    assert memory.summary is not None and not report.reused
+
+
+def test_other_model_recaptions(speech_video: Path, tmp_path: Path) -> None:
+    from mcr_agent import AgentConfig
+    from mcr_agent.captioner import VLMCaptioner
+    from mcr_agent.llm import OpenAIVideoLLM
+
+    settings = IndexSettings(asr=False)
+    with FakeOpenAIServer(lambda r: "caption") as srv:
+        build_memory(speech_video, settings=settings, cache=tmp_path, captioner=captioner_for(srv))
+        other = VLMCaptioner(OpenAIVideoLLM(AgentConfig(base_url=srv.base_url, model="other")))
+        before = len(srv.requests)
+        memory, _ = build_memory(speech_video, settings=settings, cache=tmp_path, captioner=other)
+        assert len([r for r in srv.requests[before:] if r.images]) == len(memory.scenes)
+    assert memory.manifest["models"]["caption"] == "other"
+
+
+def test_damaged_manifest_is_a_clear_error(speech_video: Path, tmp_path: Path) -> None:
+    memory, _ = build_memory(speech_video, settings=IndexSettings(asr=False), cache=tmp_path)
+    (memory.folder / "manifest.json").write_text("{not json")
+    with pytest.raises(CacheError, match="--force"):
+        build_memory(speech_video, settings=IndexSettings(asr=False), cache=tmp_path)
+
+
+def test_search_while_another_process_indexes(speech_video: Path, tmp_path: Path) -> None:
+    from filelock import FileLock
+
+    from memory import memory_folder, open_memory
+
+    settings = IndexSettings(asr=False)
+    build_memory(speech_video, settings=settings, cache=tmp_path)
+    folder = memory_folder(speech_video, settings, tmp_path)
+    assert open_memory(speech_video, tmp_path) is not None
+    lock = FileLock(str(folder.parent / f"{folder.name}.lock"))
+    done = threading.Event()
+
+    def hold() -> None:
+        with lock:
+            done.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.2)
+    try:
+        with pytest.raises(CacheError, match="being indexed"):
+            open_memory(speech_video, tmp_path)
+    finally:
+        done.set()
+        holder.join()
