@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,12 +16,12 @@ from typing import Any, Protocol
 
 from .config import AgentConfig
 from .errors import ModelReplyError, ModelServerError
+from .toolcalls import strip_think
 
 __all__ = ["Completion", "OpenAIVideoLLM", "VideoLLM", "image_part", "text_part"]
 
 logger = logging.getLogger(__name__)
 
-_THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
 Message = dict[str, Any]
 
 
@@ -138,7 +137,7 @@ class OpenAIVideoLLM:
         content = choices[0].message.content
         if not isinstance(content, str):
             raise ModelReplyError(f"the model returned no text ({model})")
-        text = _THINK.sub("", content).strip()
+        text = strip_think(content)
         if not text:
             raise ModelReplyError(f"the model returned an empty reply ({model})")
         usage = getattr(reply, "usage", None)
