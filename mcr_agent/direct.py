@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import prompts
 from memory import Level, VideoMemory
@@ -53,11 +52,7 @@ def answer_direct(
     for k in chosen:
         content += [
             text_part(f"Frame at [{k.time:.1f}s]:"),
-            image_part(
-                (memory.folder / k.path).read_bytes()
-                if not Path(k.path).is_absolute()
-                else Path(k.path).read_bytes()
-            ),
+            image_part((memory.folder / k.path).read_bytes()),
         ]
     content.append(
         text_part(

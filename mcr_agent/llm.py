@@ -83,10 +83,15 @@ class OpenAIVideoLLM:
             return self._model
 
     def _first_model(self) -> str:
+        return self._pick(self._list(self._client))
+
+    def _list(self, client: Any) -> list[str]:
         try:
-            models = [m.id for m in self._client.models.list()]
+            return [m.id for m in client.models.list()]
         except Exception as exc:
             raise self._server_error(exc) from exc
+
+    def _pick(self, models: list[str]) -> str:
         if not models:
             raise ModelServerError(
                 f"the model server at {self.config.base_url} lists no model: "
@@ -98,23 +103,13 @@ class OpenAIVideoLLM:
         """Check the server answers quickly; returns the model id to use.
 
         Raises:
-            ModelServerError: Nothing answers at the base URL, or it lists no model.
+            ModelServerError: Nothing answers at the base URL, or it lists no model and
+                none was configured.
         """
-        try:
-            models = [
-                m.id
-                for m in self._client.with_options(timeout=timeout, max_retries=0).models.list()
-            ]
-        except Exception as exc:
-            raise self._server_error(exc) from exc
+        models = self._list(self._client.with_options(timeout=timeout, max_retries=0))
         with self._lock:
             if self._model is None:
-                if not models:
-                    raise ModelServerError(
-                        f"the model server at {self.config.base_url} lists no model: "
-                        "pass --model or set MCR_MODEL"
-                    )
-                self._model = models[0]
+                self._model = self._pick(models)
             return self._model
 
     def complete(

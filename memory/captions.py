@@ -107,7 +107,7 @@ def caption_scenes(
     jobs: queue.Queue[Scene] = queue.Queue()
     for scene in todo:
         jobs.put(scene)
-    results: queue.Queue[tuple[Scene, str | None, BaseException | None]] = queue.Queue()
+    results: queue.Queue[tuple[Scene, BaseException | None]] = queue.Queue()
     stop = threading.Event()
 
     def work() -> None:
@@ -119,9 +119,9 @@ def caption_scenes(
             try:
                 text = captioner.caption_scene(make_request(scene))
                 log.add(scene_key(scene), text, start=scene.start, end=scene.end)
-                results.put((scene, text, None))
+                results.put((scene, None))
             except BaseException as exc:  # every outcome reaches the main thread
-                results.put((scene, None, exc))
+                results.put((scene, exc))
 
     # Daemon threads, not an executor: Ctrl-C must not wait for requests in flight.
     workers = [
@@ -132,7 +132,7 @@ def caption_scenes(
         w.start()
     try:
         for _ in range(len(todo)):
-            scene, _text, exc = results.get()
+            scene, exc = results.get()
             if exc is None:
                 outcome.written += 1
             elif isinstance(exc, ModelReplyError):

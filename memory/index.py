@@ -92,7 +92,7 @@ class EntryIndex:
         for level, rows in self._rows.items():
             if rows.size != self._faiss[level].ntotal:
                 raise ValueError(f"index of level {level.value} does not match the entries")
-        self._bm25 = _bm25([tokenize(e.text) for e in self.entries])
+        self._bm25: Any = None  # built on the first lexical query, not on every load
 
     @classmethod
     def build(cls, entries: Sequence[Entry], vectors: np.ndarray) -> EntryIndex:
@@ -139,7 +139,9 @@ class EntryIndex:
     def lexical(self, query: str, k: int, levels: Iterable[Level]) -> list[tuple[int, float]]:
         """Entries ranked by BM25 for the query's words, best first, as (row, score)."""
         words = tokenize(query)
-        if self._bm25 is None or not words:
+        if self._bm25 is None:
+            self._bm25 = _bm25([tokenize(e.text) for e in self.entries])
+        if self._bm25 is False or not words:
             return []
         scores = np.asarray(self._bm25.get_scores(words), dtype=np.float64)
         allowed = set(levels)
@@ -175,7 +177,7 @@ class EntryIndex:
 
 def _bm25(corpus: list[list[str]]) -> Any:
     if not any(corpus):
-        return None
+        return False  # nothing to index: lexical search finds nothing
     import bm25s
 
     model = bm25s.BM25()
