@@ -18,7 +18,7 @@ from .errors import (
 )
 from .probe import probe
 from .protocols import Captioner, Embedder, ProgressSink, SceneCaptionRequest, SummaryRequest
-from .records import Entry, Hit, Keyframe, Level, Scene, VideoInfo
+from .records import Entry, Frame, Hit, Keyframe, Level, Scene, VideoInfo
 from .settings import IndexSettings
 from .store import cache_dir, fingerprint
 from .subtitles import parse_subtitles, read_subtitles
@@ -32,6 +32,7 @@ __all__ = [
     "DependencyError",
     "Embedder",
     "Entry",
+    "Frame",
     "Hit",
     "IndexSettings",
     "Keyframe",

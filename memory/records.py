@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["Entry", "Hit", "Keyframe", "Level", "Scene", "VideoInfo"]
+__all__ = ["Entry", "Frame", "Hit", "Keyframe", "Level", "Scene", "VideoInfo"]
 
 
 class Level(str, Enum):
@@ -56,6 +56,16 @@ class Keyframe:
 
     time: float
     path: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A frame decoded for the model: its time in video seconds and its JPEG bytes."""
+
+    time: float
+    jpeg: bytes = field(repr=False)
+    width: int = 0
+    height: int = 0
 
 
 @dataclass(frozen=True)

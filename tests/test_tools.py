@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from memory import IndexSettings, build_memory
-from tools import MemorySearch, clamp_window, run_tool
+from tools import MemorySearch, ToolContext, clamp_window, run_tool
 
 
 @pytest.fixture(scope="module")
@@ -17,14 +17,14 @@ def mem(speech_video: Path, tmp_path_factory: pytest.TempPathFactory):  # type: 
 
 
 def test_memory_search_cites_timestamps(mem) -> None:  # type: ignore[no-untyped-def]
-    result = run_tool(MemorySearch(), {"query": "hello world", "levels": ["ocr"]}, mem)
+    result = run_tool(MemorySearch(), {"query": "hello world", "levels": ["ocr"]}, ToolContext(mem))
     assert result.error is None
     assert result.evidence[0].text == "HELLO WORLD" and result.evidence[0].start >= 15.0 - 1e-6
     assert result.text.startswith("[15.0-20.0 s] (ocr) HELLO WORLD")
 
 
 def test_memory_search_in_a_window_clamped(mem) -> None:  # type: ignore[no-untyped-def]
-    result = run_tool(MemorySearch(), {"query": "score", "start": -5, "end": 4}, mem)
+    result = run_tool(MemorySearch(), {"query": "score", "start": -5, "end": 4}, ToolContext(mem))
     assert result.error is None and result.notes and "clamped" in result.notes[0]
     assert result.evidence and all(e.start < 4.0 for e in result.evidence)
 
@@ -39,7 +39,7 @@ def test_memory_search_in_a_window_clamped(mem) -> None:  # type: ignore[no-unty
     ],
 )
 def test_invalid_arguments_are_feedback(mem, raw: dict[str, object], words: str) -> None:  # type: ignore[no-untyped-def]
-    result = run_tool(MemorySearch(), raw, mem)
+    result = run_tool(MemorySearch(), raw, ToolContext(mem))
     assert result.error is not None and words in result.error and result.evidence == ()
 
 

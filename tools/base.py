@@ -6,15 +6,29 @@ are clamped, and invalid arguments come back as an error the loop feeds to the m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from memory import VideoMemory
+from memory import Frame, ModelReplyError, VideoMemory
 
-__all__ = ["Evidence", "Tool", "ToolArgs", "ToolResult", "clamp_window", "run_tool"]
+__all__ = [
+    "Evidence",
+    "FrameLimits",
+    "Perceiver",
+    "Tool",
+    "ToolArgs",
+    "ToolContext",
+    "ToolFailure",
+    "ToolResult",
+    "WebResult",
+    "WebSearcher",
+    "clamp_window",
+    "data_block",
+    "run_tool",
+]
 
 
 @dataclass(frozen=True)
@@ -37,12 +51,78 @@ class Evidence:
 
 @dataclass(frozen=True)
 class ToolResult:
-    """What a tool returns: feedback text for the model, evidence, and any error."""
+    """What a tool returns.
+
+    Attributes:
+        text: Feedback for the model (text read from the video or the web already
+            delimited as data with `data_block`).
+        evidence: What the result rests on, with time spans.
+        error: Set when the tool could not do its job; worded for the model to react.
+        notes: Side remarks for the model (e.g. a clamped window).
+        frames: Frames worth showing the reasoner next, with their times.
+    """
 
     text: str
     evidence: tuple[Evidence, ...] = ()
     error: str | None = None
     notes: tuple[str, ...] = field(default=())
+    frames: tuple[Frame, ...] = field(default=(), repr=False)
+
+
+class Perceiver(Protocol):
+    """The video-LLM as tools see it; implemented (with prompts and usage accounting) above.
+
+    ``task`` names a prompt (``inspect``, ``ground``, ``summarize``, ``verify``); ``fields``
+    fill it. Raises `ModelServerError` when the server is unusable (the run stops) and
+    `ModelReplyError` for a bad reply (the tool reports an error and the loop goes on).
+    """
+
+    def look(self, task: str, frames: Sequence[Frame], **fields: str) -> str:
+        """One model call on frames (each sent after its timestamp) and filled-in text."""
+        ...
+
+
+@dataclass(frozen=True)
+class WebResult:
+    """One web search hit."""
+
+    title: str
+    url: str
+    snippet: str
+
+
+class WebSearcher(Protocol):
+    """A web search backend (ddgs by default; a local stub in tests)."""
+
+    def search(self, query: str, *, max_results: int, timeout: float) -> list[WebResult]:
+        """Hits for a query; raises `ToolFailure` when the search cannot be done."""
+        ...
+
+
+@dataclass(frozen=True)
+class FrameLimits:
+    """Per-call budgets for frames a tool decodes and sends to the model.
+
+    Attributes:
+        frames_per_call: Most frames in one model call.
+        max_pixels: Pixel budget of one re-perceived frame (width times height).
+        max_fps: Highest sampling rate a tool may use.
+    """
+
+    frames_per_call: int = 16
+    max_pixels: int = 768 * 768
+    max_fps: float = 4.0
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What tools may use during one run: the memory (and through it, only its video file),
+    the model, web search, and frame budgets."""
+
+    memory: VideoMemory
+    perceiver: Perceiver | None = None
+    web: WebSearcher | None = None
+    limits: FrameLimits = field(default_factory=FrameLimits)
 
 
 class ToolArgs(BaseModel, extra="forbid"):
@@ -56,9 +136,22 @@ class Tool(Protocol):
     description: ClassVar[str]
     args: ClassVar[type[ToolArgs]]
 
-    def run(self, args: Any, memory: VideoMemory) -> ToolResult:
-        """Run with validated arguments."""
+    def run(self, args: Any, ctx: ToolContext) -> ToolResult:
+        """Run with validated arguments; may raise `ToolFailure` (reported to the model)."""
         ...
+
+
+class ToolFailure(Exception):
+    """A tool could not do its job; the message goes back to the model as feedback."""
+
+
+def data_block(source: str, text: str) -> str:
+    """Wrap text read from the video or the web so the model treats it as data.
+
+    Any closing tag inside the text is defused, so the data cannot end its own block.
+    """
+    safe = text.replace("</data", "<\\/data").replace("<data", "<\\data")
+    return f'<data source="{source}">\n{safe}\n</data>'
 
 
 def clamp_window(start: float, end: float, duration: float) -> tuple[float, float, str | None]:
@@ -71,11 +164,12 @@ def clamp_window(start: float, end: float, duration: float) -> tuple[float, floa
     return lo, hi, None
 
 
-def run_tool(tool: Tool, raw: Mapping[str, Any], memory: VideoMemory) -> ToolResult:
+def run_tool(tool: Tool, raw: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
     """Validate `raw` against the tool's argument model and run it.
 
-    Invalid arguments and tool failures come back as a `ToolResult` with `error` set, worded
-    for the model to correct itself; they are never raised.
+    Invalid arguments, `ToolFailure` and bad model replies come back as a `ToolResult` with
+    `error` set, worded for the model to correct itself. `ModelServerError` (the server is
+    gone) is raised: the run cannot go on without it.
     """
     try:
         args = tool.args.model_validate(dict(raw))
@@ -84,4 +178,9 @@ def run_tool(tool: Tool, raw: Mapping[str, Any], memory: VideoMemory) -> ToolRes
             f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
         )
         return ToolResult("", error=f"invalid arguments for {tool.name}: {problems}")
-    return tool.run(args, memory)
+    try:
+        return tool.run(args, ctx)
+    except ToolFailure as exc:
+        return ToolResult("", error=f"{tool.name} failed: {exc}")
+    except ModelReplyError as exc:
+        return ToolResult("", error=f"{tool.name} got no usable model reply: {exc}")

@@ -6,9 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from memory import VideoMemory
-
-from .base import Evidence, ToolArgs, ToolResult, clamp_window
+from .base import Evidence, ToolArgs, ToolContext, ToolResult, clamp_window
 
 __all__ = ["MemorySearch", "MemorySearchArgs"]
 
@@ -37,7 +35,8 @@ class MemorySearch:
     )
     args: ClassVar[type[ToolArgs]] = MemorySearchArgs
 
-    def run(self, args: MemorySearchArgs, memory: VideoMemory) -> ToolResult:
+    def run(self, args: MemorySearchArgs, ctx: ToolContext) -> ToolResult:
+        memory = ctx.memory
         notes: list[str] = []
         depth = args.k
         window = None
