@@ -1,10 +1,13 @@
-"""The public entry point: `Agent` builds and opens video memories (and, later, answers)."""
+"""The public entry point: `Agent` answers questions about videos and builds their memories."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 from memory import (
     BuildReport,
@@ -12,11 +15,18 @@ from memory import (
     ProgressSink,
     VideoMemory,
     build_memory,
+    probe,
 )
+from tools import Tool, WebSearcher
 
+from .answer import Answer, Event, VideoRef
 from .captioner import VLMCaptioner
 from .config import AgentConfig
-from .llm import OpenAIVideoLLM
+from .deps import Deps, Meter
+from .llm import OpenAIVideoLLM, VideoLLM
+from .state import Step
+
+Mode = Literal["agent", "direct"]
 
 __all__ = ["Agent"]
 
@@ -28,11 +38,143 @@ class Agent:
 
     Args:
         config: The configuration; defaults to `AgentConfig.from_env()`.
+        llm: The model client; defaults to the OpenAI-compatible server of the config.
+        tools: The tools the model may call; defaults to all of them.
+        web: The web search backend; defaults to ddgs (None in `tools` order switches it
+            off only if "web_search" is left out of `tools`).
     """
 
-    def __init__(self, config: AgentConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: AgentConfig | None = None,
+        *,
+        llm: VideoLLM | None = None,
+        tools: Mapping[str, Tool] | None = None,
+        web: WebSearcher | None = None,
+    ) -> None:
         self.config = config or AgentConfig.from_env()
-        self.llm = OpenAIVideoLLM(self.config)
+        self.llm: VideoLLM = llm or OpenAIVideoLLM(self.config)
+        self._tools = tools
+        self._web = web
+
+    def run(
+        self,
+        video: str | Path,
+        question: str,
+        options: Sequence[str] | None = None,
+        *,
+        subtitles: str | Path | None = None,
+        mode: Mode = "agent",
+        progress: ProgressSink | None = None,
+    ) -> Answer:
+        """Answer a question about a video.
+
+        Args:
+            video: The video file.
+            question: The question.
+            options: Multiple-choice options ("A. ..."); the answer then has a letter.
+            subtitles: An .srt/.vtt file to use as the speech track.
+            mode: ``agent`` (the MCR loop) or ``direct`` (one call on uniform frames).
+            progress: Receives memory-building progress.
+
+        Raises:
+            MCRAgentError: A bad video, an unusable server or cache (one-line message).
+        """
+        final = None
+        for event in self.stream(
+            video, question, options, subtitles=subtitles, mode=mode, progress=progress
+        ):
+            final = event.answer or final
+        assert final is not None  # the last event always carries the answer
+        return final
+
+    async def arun(
+        self,
+        video: str | Path,
+        question: str,
+        options: Sequence[str] | None = None,
+        *,
+        subtitles: str | Path | None = None,
+        mode: Mode = "agent",
+    ) -> Answer:
+        """`run` in a worker thread, so an event loop keeps serving while the video is read."""
+        return await asyncio.to_thread(
+            self.run, video, question, options, subtitles=subtitles, mode=mode
+        )
+
+    def stream(
+        self,
+        video: str | Path,
+        question: str,
+        options: Sequence[str] | None = None,
+        *,
+        subtitles: str | Path | None = None,
+        mode: Mode = "agent",
+        progress: ProgressSink | None = None,
+    ) -> Iterator[Event]:
+        """Answer step by step: one `Event` per node; the last one carries the `Answer`."""
+        question = _checked_question(question)
+        opts = tuple(o.strip() for o in options or () if o.strip())
+        # Fail in a second, not after minutes of indexing, on a bad file or a dead server.
+        probe(video)
+        self.llm.ping()
+        meter = Meter(self.llm, self.config.budget)
+        if mode == "direct":
+            from .direct import run_direct
+
+            yield from run_direct(self, meter, video, question, opts, subtitles=subtitles)
+            return
+        from .graph import build_graph, recursion_limit
+
+        deps = Deps(
+            config=self.config,
+            meter=meter,
+            load_memory=lambda: self.index(video, subtitles=subtitles, progress=progress),
+            tools=self._tools if self._tools is not None else _default_tools(),
+            web=self._web if self._web is not None else _default_web(),
+        )
+        steps: list[Step] = []
+        route = "global"
+        budget = self.config.budget
+        limit = recursion_limit(budget.max_steps, budget.max_verifications)
+        for chunk in build_graph().stream(
+            {"question": question, "options": list(opts)},
+            context=deps,
+            stream_mode="updates",
+            config={"recursion_limit": limit},
+        ):
+            for node, update in chunk.items():
+                new = tuple((update or {}).get("steps", []))
+                steps += new
+                route = (update or {}).get("route", route)
+                final = (update or {}).get("final")
+                answer = None
+                if final is not None:
+                    memory = deps.memory
+                    answer = Answer(
+                        question, opts, final.answer, final.choice, final.confidence,
+                        route, final.evidence, tuple(steps), meter.usage.to_dict(),
+                        VideoRef(memory.info.path, memory.duration, memory.fingerprint),
+                        str(memory.folder),
+                    )  # fmt: skip
+                yield Event(node, new, answer)
+
+    def save_trace(self, answer: Answer, path: str | Path) -> Path:
+        """Write a trace of an answer: ``.html`` (a page to open) or ``.json``."""
+        from .trace import TraceScene, write_trace
+
+        scenes: list[TraceScene] = []
+        if answer.memory_folder:
+            memory = VideoMemory.load(Path(answer.memory_folder))
+            captions = {e.start: e.text for e in memory.level("scene")}
+            for scene in memory.scenes:
+                first = scene.keyframes[0] if scene.keyframes else None
+                thumb = (memory.folder / first.path).read_bytes() if first else None
+                scenes.append(
+                    TraceScene(scene.start, scene.end, captions.get(scene.start, ""), thumb)
+                )
+        feedback = [s.feedback for s in answer.steps]
+        return write_trace(Path(path), answer.to_dict(), scenes=scenes, feedback=feedback)
 
     def server_status(self) -> str | None:
         """None if the model server answers, else the one-line reason it does not."""
@@ -71,13 +213,38 @@ class Agent:
         )
 
     def index(
-        self, video: str | Path, *, subtitles: str | Path | None = None, force: bool = False
+        self,
+        video: str | Path,
+        *,
+        subtitles: str | Path | None = None,
+        force: bool = False,
+        progress: ProgressSink | None = None,
     ) -> VideoMemory:
         """The memory of a video, built if needed."""
-        return self.build(video, subtitles=subtitles, force=force)[0]
+        return self.build(video, subtitles=subtitles, force=force, progress=progress)[0]
 
     def open_memory(self, video: str | Path) -> VideoMemory | None:
         """The newest complete memory of a video, or None if it was never indexed."""
         from memory import open_memory, probe
 
         return open_memory(probe(video).path, self.config.cache_dir)
+
+
+def _checked_question(question: str) -> str:
+    from .errors import ConfigError
+
+    if not question or not question.strip():
+        raise ConfigError("the question is empty: ask something about the video")
+    return question.strip()
+
+
+def _default_tools() -> dict[str, Tool]:
+    from .toolset import default_tools
+
+    return default_tools()
+
+
+def _default_web() -> WebSearcher:
+    from tools.web_search import DDGSearcher
+
+    return DDGSearcher()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import prompts
 from memory import SceneCaptionRequest, SummaryRequest
+from tools import data_block
 
 from .llm import VideoLLM, image_part, text_part
 
@@ -39,8 +40,8 @@ class VLMCaptioner:
             end=f"{request.end:.1f}",
             duration=f"{request.video_duration:.1f}",
             frame_count=len(request.frames),
-            transcript=request.transcript or "(none)",
-            on_screen_text=request.on_screen_text or "(none)",
+            transcript=data_block("speech", request.transcript or "(none)"),
+            on_screen_text=data_block("on-screen text", request.on_screen_text or "(none)"),
         )
         content: list[dict[str, object]] = []
         for time, jpeg in request.frames:
@@ -53,13 +54,15 @@ class VLMCaptioner:
     def summarize(self, request: SummaryRequest) -> str:
         items = "\n".join(f"[{s:.1f}-{e:.1f} s] {text}" for s, e, text in request.items)
         if request.level == "video":
-            prompt = prompts.render("summarize_video", duration=f"{request.end:.1f}", items=items)
+            prompt = prompts.render(
+                "summarize_video", duration=f"{request.end:.1f}", items=data_block("parts", items)
+            )
         else:
             prompt = prompts.render(
                 "summarize_segment",
                 start=f"{request.start:.1f}",
                 end=f"{request.end:.1f}",
-                items=items,
+                items=data_block("scenes", items),
             )
         return self.llm.complete(
             [{"role": "user", "content": prompt}], max_tokens=self.max_tokens

@@ -15,6 +15,7 @@ from rich.table import Table
 from memory import Level
 from memory.settings import DEFAULT_ASR_MODEL
 
+from .api import Mode
 from .config import AgentConfig
 from .errors import MCRAgentError
 
@@ -94,6 +95,81 @@ def index(
     with RichProgress(_out) as progress:
         memory, report = agent.build(video, subtitles=subtitles, force=force, progress=progress)
     print_build(_out, memory, report, config.base_url)
+
+
+@main.command()
+@click.argument("video", type=click.Path(path_type=Path))
+@click.argument("question")
+@click.option(
+    "--option", "options", multiple=True, help='A multiple-choice option, e.g. "A. red" (repeat).'
+)
+@click.option("--subtitles", type=click.Path(path_type=Path), help="An .srt or .vtt file.")
+@click.option(
+    "--mode",
+    type=click.Choice(["agent", "direct"]),
+    default="agent",
+    show_default=True,
+    help="The MCR loop, or one call on uniformly sampled frames (the baseline).",
+)
+@click.option("--max-steps", type=click.IntRange(1, 50), help="Reasoning steps (default 6).")
+@_server_options
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@click.option(
+    "--trace",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write a trace: FILE.html (a page to open) or FILE.json.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show each tool's feedback and debug logs.")
+def ask(
+    video: Path,
+    question: str,
+    options: tuple[str, ...],
+    subtitles: Path | None,
+    mode: Mode,
+    max_steps: int | None,
+    base_url: str | None,
+    model: str | None,
+    as_json: bool,
+    trace: Path | None,
+    verbose: bool,
+) -> None:
+    """Answer QUESTION about VIDEO, citing the timestamps the answer rests on."""
+    from .api import Agent
+    from .progress import RichProgress
+    from .report import print_answer, print_step
+
+    if trace is not None and trace.suffix.lower() not in (".html", ".htm", ".json"):
+        raise click.BadParameter("the trace file must end in .html or .json", param_hint="--trace")
+    if verbose:
+        logging.getLogger("mcr_agent").setLevel(logging.DEBUG)
+    config = AgentConfig.from_env(base_url=base_url, model=model)
+    if max_steps is not None:
+        config = config.replace(budget=dataclasses.replace(config.budget, max_steps=max_steps))
+    agent = Agent(config)
+    console = _err if as_json else _out
+    answer = None
+    with RichProgress(console) as progress:
+        for event in agent.stream(
+            video,
+            question,
+            options,
+            subtitles=subtitles,
+            mode=mode,
+            progress=progress,
+        ):
+            for step in event.steps:
+                print_step(console, step)
+                if verbose and step.feedback:
+                    console.print(step.feedback[:2000], style="dim", highlight=False, markup=False)
+            answer = event.answer or answer
+    assert answer is not None
+    if trace is not None:
+        written = agent.save_trace(answer, trace)
+        console.print(f"trace: {written}", highlight=False)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        print_answer(_out, answer)
 
 
 @main.group()

@@ -56,10 +56,9 @@ def make_sample(folder: Path) -> Path:
 def run_demo(console: Console, config: AgentConfig, folder: Path) -> None:
     """Index the sample fully offline, search it, then ask the server if one answers."""
     from .api import Agent
-    from .direct import answer_direct
     from .media import require_tools
     from .progress import RichProgress
-    from .report import print_build
+    from .report import print_answer, print_build, print_step
 
     try:
         require_tools()
@@ -89,8 +88,9 @@ def run_demo(console: Console, config: AgentConfig, folder: Path) -> None:
             highlight=False,
         )
         return
-    answer = answer_direct(memory, agent.llm, QUESTION)
-    console.print(
-        f"[bold]Q:[/] {QUESTION}\n[bold]A ({agent.llm.model_name}):[/] {answer.answer}",
-        highlight=False,
-    )
+    console.print(f"[bold]Q:[/] {QUESTION}  (model {agent.llm.model_name})", highlight=False)
+    for event in agent.stream(video, QUESTION):
+        for step in event.steps:
+            print_step(console, step)
+        if event.answer is not None:
+            print_answer(console, event.answer)

@@ -1,79 +1,80 @@
-"""Single-pass question answering: uniformly sampled frames, the transcript, one model call.
-
-This is the baseline the agentic loop is compared with (``--mode direct``).
-"""
+"""Single-pass question answering, the baseline the MCR loop is compared with
+(``--mode direct``): uniformly sampled frames, the subtitles if given, one model call."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import prompts
-from memory import Level, VideoMemory
+from memory import fingerprint, probe, read_subtitles
+from memory.frames import frames_at
+from tools import Evidence, data_block
 
-from .llm import VideoLLM, image_part, text_part
+from .answer import Answer, Event, VideoRef
+from .choice import closest_option, extract_choice, option_letters
+from .context import entry_lines, spans_in
+from .deps import Meter, frame_parts
+from .llm import text_part
+from .state import Step
 
-__all__ = ["DirectAnswer", "answer_direct"]
+if TYPE_CHECKING:
+    from .api import Agent
 
-_OPEN = "(open question: answer in one or two sentences)"
-_LETTER = re.compile(r"\b([A-H])\b")
+__all__ = ["run_direct"]
 
-
-@dataclass(frozen=True)
-class DirectAnswer:
-    """The answer of one direct call."""
-
-    answer: str
-    choice: str | None
-    frames: tuple[float, ...]
-    prompt_tokens: int
-    completion_tokens: int
+_OPEN = "(none: open question, answer in one or two sentences)"
 
 
-def answer_direct(
-    memory: VideoMemory,
-    llm: VideoLLM,
+def run_direct(
+    agent: Agent,
+    meter: Meter,
+    video: str | Path,
     question: str,
+    options: tuple[str, ...],
     *,
-    options: list[str] | None = None,
-    max_frames: int = 16,
-) -> DirectAnswer:
-    """Ask the model once with `max_frames` keyframes spread evenly over the video."""
-    keyframes = [k for s in memory.scenes for k in s.keyframes]
-    step = max(1, len(keyframes) / max(1, max_frames))
-    chosen = [keyframes[int(i * step)] for i in range(min(max_frames, len(keyframes)))]
-    speech = "\n".join(
-        f"[{e.start:.1f}-{e.end:.1f}s] {e.text}"
-        for e in sorted(
-            memory.level(Level.SUBTITLE) or memory.level(Level.ASR), key=lambda e: e.start
-        )
+    subtitles: str | Path | None = None,
+) -> Iterator[Event]:
+    """One model call; yields a single event carrying the answer."""
+    started = time.perf_counter()
+    info = probe(video)
+    budget = agent.config.budget
+    count = min(budget.direct_frames, max(1, budget.max_frames))
+    # Frame centres of `count` equal slices, as lmms-eval's uniform sampling does.
+    times = [(i + 0.5) * info.duration / count for i in range(count)]
+    # A frame within half a slice of its target is as uniform as the exact one, and often
+    # the keyframe a seek lands on: 32 frames of a 10-minute video in 0.4 s instead of 7 s.
+    frames = frames_at(
+        info.path,
+        times,
+        max_pixels=max(64 * 64, budget.call_pixels // count),
+        tolerance=info.duration / count / 2,
     )
-    content: list[dict[str, object]] = []
-    for k in chosen:
-        content += [
-            text_part(f"Frame at [{k.time:.1f}s]:"),
-            image_part((memory.folder / k.path).read_bytes()),
-        ]
-    content.append(
-        text_part(
-            prompts.render(
-                "direct_answer",
-                duration=f"{memory.duration:.1f}",
-                transcript=speech or "(none)",
-                question=question,
-                options="\n".join(options or []) or _OPEN,
-            )
-        )
+    lines = entry_lines(read_subtitles(subtitles), limit=400) if subtitles else ""
+    text = prompts.render(
+        "direct_answer",
+        duration=f"{info.duration:.1f}",
+        subtitles=f"This video's subtitles follow.\n{data_block('subtitles', lines)}\n"
+        if lines
+        else "",
+        question=question,
+        options="\n".join(options) or _OPEN,
     )
-    reply = llm.complete([{"role": "user", "content": content}], max_tokens=256)
+    parts = frame_parts(frames, max_frames=count, max_pixels=budget.call_pixels)
+    reply = meter.complete([{"role": "user", "content": [*parts, text_part(text)]}], max_tokens=256)
     choice = None
     if options:
-        m = _LETTER.search(reply.text)
-        choice = m.group(1) if m else None
-    return DirectAnswer(
-        reply.text,
-        choice,
-        tuple(k.time for k in chosen),
-        reply.prompt_tokens,
-        reply.completion_tokens,
-    )
+        letters = option_letters(options)
+        choice = extract_choice(reply.text, letters) or closest_option(reply.text, options)
+        choice = choice or letters[0]  # a letter is always returned; confidence says how much
+    spans = spans_in(reply.text)[:4]
+    evidence = tuple(Evidence(a, b, "direct", "") for a, b in spans)
+    step = Step("direct", None, {"frames": len(frames)}, reply.text.splitlines()[0][:160],
+                time.perf_counter() - started)  # fmt: skip
+    answer = Answer(
+        question, options, reply.text, choice, 0.5, "direct", evidence, (step,),
+        meter.usage.to_dict(), VideoRef(info.path, info.duration, fingerprint(info.path)),
+    )  # fmt: skip
+    yield Event("direct", (step,), answer)

@@ -8,15 +8,18 @@ a semaphore bounds the requests in flight; every failure becomes a one-line erro
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import prompts
+
 from .config import AgentConfig
 from .errors import ModelReplyError, ModelServerError
-from .toolcalls import strip_think
+from .toolcalls import ToolCall, parse_reply, strip_think
 
 __all__ = ["Completion", "OpenAIVideoLLM", "VideoLLM", "image_part", "text_part"]
 
@@ -27,11 +30,21 @@ Message = dict[str, Any]
 
 @dataclass(frozen=True)
 class Completion:
-    """A model reply: text (think blocks removed) and token usage."""
+    """A model reply.
+
+    Attributes:
+        text: The reply's prose (think blocks and tool-call markup removed).
+        prompt_tokens: Prompt tokens the server counted.
+        completion_tokens: Completion tokens the server counted.
+        calls: Tool calls, native or parsed from the text (only when tools were offered).
+        call_errors: One sentence per malformed call, to send back to the model.
+    """
 
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    calls: tuple[ToolCall, ...] = ()
+    call_errors: tuple[str, ...] = ()
 
 
 class VideoLLM(Protocol):
@@ -42,10 +55,24 @@ class VideoLLM(Protocol):
         """The served model's id."""
         ...
 
+    def ping(self, timeout: float = 3.0) -> str:
+        """Check the server answers quickly; returns the model id. Raises `ModelServerError`."""
+        ...
+
     def complete(
-        self, messages: Sequence[Message], *, max_tokens: int = 512, temperature: float = 0.0
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Completion:
-        """One chat completion; raises `ModelServerError` or `ModelReplyError`."""
+        """One chat completion; `tools` are OpenAI function schemas the model may call.
+
+        Raises:
+            ModelServerError: The server is unreachable or keeps failing.
+            ModelReplyError: The reply is unusable (empty, malformed, rejected request).
+        """
         ...
 
 
@@ -74,6 +101,10 @@ class OpenAIVideoLLM:
         self._slots = threading.BoundedSemaphore(config.max_concurrency)
         self._model = config.model
         self._lock = threading.Lock()
+        # None until the server shows whether it takes `tools`; "text" config forces False.
+        self._native_tools: bool | None = (
+            None if config.tool_mode == "auto" else (config.tool_mode == "native")
+        )
 
     @property
     def model_name(self) -> str:
@@ -113,34 +144,51 @@ class OpenAIVideoLLM:
             return self._model
 
     def complete(
-        self, messages: Sequence[Message], *, max_tokens: int = 512, temperature: float = 0.0
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Completion:
         model = self.model_name
+        native = bool(tools) and self._native_tools is not False
+        sent = list(messages) if native or not tools else _with_tool_text(messages, tools or ())
+        try:
+            reply = self._create(model, sent, max_tokens, temperature, tools if native else None)
+        except ModelReplyError as exc:
+            if not (native and _rejects_tools(str(exc))):
+                raise
+            # The server has no tool parser (e.g. vLLM without --enable-auto-tool-choice):
+            # describe the tools in the prompt instead and read Hermes calls from the text.
+            logger.info("the server rejects native tool calls; using the text protocol")
+            self._native_tools = False
+            sent = _with_tool_text(messages, tools or ())
+            reply = self._create(model, sent, max_tokens, temperature, None)
+        if native and self._native_tools is None:
+            self._native_tools = True
+        return _read_reply(reply, model, [t["function"]["name"] for t in tools or ()])
+
+    def _create(
+        self,
+        model: str,
+        messages: list[Message],
+        max_tokens: int,
+        temperature: float,
+        tools: Sequence[dict[str, Any]] | None,
+    ) -> Any:
+        extra: dict[str, Any] = {"tools": list(tools), "tool_choice": "auto"} if tools else {}
         with self._slots:
             try:
-                reply = self._client.chat.completions.create(
+                return self._client.chat.completions.create(
                     model=model,
-                    messages=list(messages),  # type: ignore[arg-type]
+                    messages=messages,  # type: ignore[arg-type]
                     max_tokens=max_tokens,
                     temperature=temperature,
+                    **extra,
                 )
             except Exception as exc:
                 raise self._server_error(exc) from exc
-        choices = getattr(reply, "choices", None)
-        if not choices:
-            raise ModelReplyError(f"the model server returned no choice ({model})")
-        content = choices[0].message.content
-        if not isinstance(content, str):
-            raise ModelReplyError(f"the model returned no text ({model})")
-        text = strip_think(content)
-        if not text:
-            raise ModelReplyError(f"the model returned an empty reply ({model})")
-        usage = getattr(reply, "usage", None)
-        return Completion(
-            text,
-            int(getattr(usage, "prompt_tokens", 0) or 0),
-            int(getattr(usage, "completion_tokens", 0) or 0),
-        )
 
     def _server_error(self, exc: Exception) -> ModelServerError:
         import openai
@@ -176,3 +224,55 @@ class OpenAIVideoLLM:
 def _short(exc: Exception) -> str:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return " ".join(str(message).split())[:200]
+
+
+def _read_reply(reply: Any, model: str, names: list[str]) -> Completion:
+    choices = getattr(reply, "choices", None)
+    if not choices:
+        raise ModelReplyError(f"the model server returned no choice ({model})")
+    message = choices[0].message
+    content = message.content if isinstance(message.content, str) else ""
+    native = getattr(message, "tool_calls", None) or []
+    usage = getattr(reply, "usage", None)
+    tokens = (
+        int(getattr(usage, "prompt_tokens", 0) or 0),
+        int(getattr(usage, "completion_tokens", 0) or 0),
+    )
+    if not names:
+        text = strip_think(content)
+        if not text:
+            raise ModelReplyError(f"the model returned an empty reply ({model})")
+        return Completion(text, *tokens)
+    calls: list[ToolCall] = []
+    errors: list[str] = []
+    for call in native:
+        parsed = parse_reply(
+            json.dumps({"name": call.function.name, "arguments": call.function.arguments}),
+            known=names,
+        )
+        calls += [ToolCall(c.name, c.arguments, call.id) for c in parsed.calls]
+        errors += parsed.errors
+    parsed = parse_reply(content, known=names)
+    if not native:
+        calls, errors = list(parsed.calls), list(parsed.errors)
+    if not calls and not errors and not parsed.text:
+        raise ModelReplyError(f"the model returned an empty reply ({model})")
+    return Completion(parsed.text, *tokens, tuple(calls), tuple(errors))
+
+
+def _with_tool_text(messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> list[Message]:
+    """Messages with the tools described in the system prompt, as Qwen's template does."""
+    described = prompts.render(
+        "tools_fallback", tools="\n".join(json.dumps(t["function"]) for t in tools)
+    )
+    out = [dict(m) for m in messages]
+    if out and out[0].get("role") == "system" and isinstance(out[0].get("content"), str):
+        out[0]["content"] = f"{out[0]['content']}\n\n{described}"
+    else:
+        out.insert(0, {"role": "system", "content": described})
+    return out
+
+
+def _rejects_tools(message: str) -> bool:
+    lowered = message.lower()
+    return "tool" in lowered or "function" in lowered

@@ -166,10 +166,12 @@ def _wrap(text: str, scale: float, thick: int, max_w: int) -> list[str]:
     return lines or [""]
 
 
-def _text_overlay(text: str, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+def _text_overlay(
+    text: str, size: tuple[int, int], cap_height: int = TEXT_CAP_HEIGHT_PX
+) -> tuple[np.ndarray, tuple[int, int]]:
     """Render black text on a white box; returns (box image, top-left position)."""
     w, h = size
-    scale = TEXT_CAP_HEIGHT_PX / cv2.getTextSize("H", _FONT, 1.0, 2)[0][1]
+    scale = cap_height / cv2.getTextSize("H", _FONT, 1.0, 2)[0][1]
     while True:
         thick = max(2, round(scale * 2))
         lines = _wrap(text, scale, thick, w - 40)
@@ -275,6 +277,7 @@ def make_scenes_video(
     texts: Sequence[str | None] | None = None,
     speech: Sequence[str | None] | None = None,
     crf: int = 23,
+    text_height: int = TEXT_CAP_HEIGHT_PX,
 ) -> Path:
     """Make an mp4 of visually distinct scenes with hard cuts at ``scene_cut_times``.
 
@@ -292,6 +295,7 @@ def make_scenes_video(
             start. With ``speech=None`` the file has no audio stream; otherwise it has a mono
             AAC track at ``AUDIO_RATE`` Hz that is silent outside the speech.
         crf: libx264 quality.
+        text_height: Cap height of the text in pixels (small text tests re-perception).
 
     Returns:
         The output path.
@@ -307,7 +311,7 @@ def make_scenes_video(
         if seq is not None and len(seq) != n:
             raise ValueError(f"{name} has {len(seq)} entries for {n} scenes")
     bounds = [0, *(math.floor(c * fps + 0.5) for c in np.cumsum(scene_seconds))]
-    overlays = [_text_overlay(t, size) if t else None for t in (texts or [None] * n)]
+    overlays = [_text_overlay(t, size, text_height) if t else None for t in (texts or [None] * n)]
 
     def frames() -> Iterable[np.ndarray]:
         for i in range(n):

@@ -7,7 +7,50 @@ from rich.table import Table
 
 from memory import BuildReport, VideoMemory
 
-__all__ = ["print_build"]
+from .answer import Answer
+from .state import Step
+
+__all__ = ["print_answer", "print_build", "print_step"]
+
+
+def print_step(console: Console, step: Step) -> None:
+    """One line per node run: node, tool, what happened."""
+    tool = f" [cyan]{step.tool}[/]" if step.tool else ""
+    console.print(
+        f"  [dim]{step.duration_s:5.1f}s[/] [bold]{step.node:<7}[/]{tool} {step.summary}",
+        highlight=False,
+        soft_wrap=False,
+        overflow="ellipsis",
+        no_wrap=True,
+    )
+
+
+def print_answer(console: Console, answer: Answer) -> None:
+    """The answer, its option, confidence, cited timestamps and the usage of the question."""
+    head = f"[bold green]{answer.choice}[/]  " if answer.choice else ""
+    console.print(f"\n{head}[bold]{answer.answer}[/]", highlight=False)
+    console.print(
+        f"confidence {answer.confidence:.2f} · route {answer.route}", highlight=False, style="dim"
+    )
+    for e in answer.evidence:
+        text = " ".join(e.text.split())
+        text = text if len(text) <= 110 else text[:109] + "…"
+        console.print(
+            f"  [{_clock(e.start)}-{_clock(e.end)}] {e.source}: {text}".rstrip(": "),
+            highlight=False,
+        )
+    u = answer.usage
+    console.print(
+        f"{u['model_calls']} model calls, {u['prompt_tokens']} + {u['completion_tokens']} "
+        f"tokens, {u['frames_sent']} frames, {u['wall_s']:.1f} s",
+        highlight=False,
+        style="dim",
+    )
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}:{rest:04.1f}"
 
 
 def print_build(console: Console, memory: VideoMemory, report: BuildReport, base_url: str) -> None:

@@ -16,6 +16,7 @@ from .errors import (
     SubtitleError,
     VideoError,
 )
+from .frames import frames_at, sample_window, window_cuts
 from .probe import probe
 from .protocols import Captioner, Embedder, ProgressSink, SceneCaptionRequest, SummaryRequest
 from .records import Entry, Frame, Hit, Keyframe, Level, Scene, VideoInfo
@@ -53,9 +54,12 @@ __all__ = [
     "cache_dir",
     "find_memory",
     "fingerprint",
+    "frames_at",
     "memory_folder",
     "open_memory",
     "parse_subtitles",
     "probe",
     "read_subtitles",
+    "sample_window",
+    "window_cuts",
 ]

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import VideoError
+from .frames import encode_jpeg, fit_size, small_bgr
 from .records import Keyframe, Scene, VideoInfo
 from .settings import IndexSettings
 
@@ -100,7 +101,7 @@ def scan_video(
         pts = frame.pts - start_pts
         t = float(pts * time_base)
         last_code = FrameTimecode(Timecode(pts, time_base), fps=rate)
-        cut_codes += detector.process_frame(last_code, _small_bgr(frame, settings.detect_width))
+        cut_codes += detector.process_frame(last_code, small_bgr(frame, settings.detect_width))
         if t >= next_sample:
             result.samples.append(FrameSample(t, _jpeg(frame, sample_size, info, settings)))
             next_sample = t + interval
@@ -188,46 +189,16 @@ def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fracti
         worker.join(timeout=5)
 
 
-def _small_bgr(frame: Any, width: int) -> np.ndarray:
-    """A small BGR image for scene detection, `width` pixels wide.
-
-    For 8-bit 4:2:0 frames each plane is sampled straight to the target size (nearest
-    neighbour reads only the pixels it keeps: ~20x cheaper than swscale on 720p, and
-    PySceneDetect's detectors work on such downscaled frames anyway); other pixel formats
-    go through swscale.
-    """
-    import cv2
-
-    w, h = frame.width, frame.height
-    size = (min(width, w), max(2, round(h * min(width, w) / w)))
-    if frame.format.name not in ("yuv420p", "yuvj420p"):
-        return frame.to_ndarray(width=size[0], height=size[1], format="bgr24")
-    planes = []
-    for k, (pw, ph) in enumerate(
-        ((w, h), ((w + 1) // 2, (h + 1) // 2), ((w + 1) // 2, (h + 1) // 2))
-    ):
-        plane = np.frombuffer(frame.planes[k], np.uint8).reshape(ph, -1)[:, :pw]
-        planes.append(cv2.resize(plane, size, interpolation=cv2.INTER_NEAREST))
-    return cv2.cvtColor(cv2.merge(planes), cv2.COLOR_YUV2BGR)
-
-
 def _even_size(info: VideoInfo, max_pixels: int) -> tuple[int, int]:
     """Width and height (of the stored, unrotated frame) fitting `max_pixels`, even numbers."""
     w, h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
-    scale = min(1.0, math.sqrt(max_pixels / max(1, w * h)))
-    return max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2)
+    return fit_size(w, h, max_pixels)
 
 
 def _jpeg(frame: Any, size: tuple[int, int], info: VideoInfo, settings: IndexSettings) -> bytes:
-    import cv2
-
-    img = frame.to_ndarray(width=size[0], height=size[1], format="bgr24", interpolation="AREA")
-    if info.rotation:
-        img = np.ascontiguousarray(np.rot90(img, info.rotation // 90))
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, settings.keyframe_quality])
-    if not ok:
-        raise VideoError(f"{info.path}: could not encode a keyframe as JPEG")
-    return bytes(buf)
+    return encode_jpeg(
+        frame, size, rotation=info.rotation, quality=settings.keyframe_quality, path=info.path
+    )
 
 
 def split_scenes(cuts: list[float], end: float, *, max_seconds: float) -> list[tuple[float, float]]:

@@ -50,8 +50,8 @@ def speech_video(media_dir: Path) -> Path:
     )
 
 
-_SPEECH = re.compile(r"<speech>\n(.*?)\n</speech>", re.DOTALL)
-_ITEMS = re.compile(r"<(?:scenes|parts)>\n(.*?)\n</(?:scenes|parts)>", re.DOTALL)
+_SPEECH = re.compile(r'<data source="speech">\n(.*?)\n</data>', re.DOTALL)
+_ITEMS = re.compile(r'<data source="(?:scenes|parts)">\n(.*?)\n</data>', re.DOTALL)
 
 
 def honest_responder(request: Request) -> str:

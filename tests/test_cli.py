@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from mcr_agent.cli import main
+from tests.agent_model import HonestAgentModel
 from tests.conftest import honest_responder
 from tests.fake_openai import FakeOpenAIServer
 
@@ -132,10 +134,11 @@ def test_demo_offline_then_with_server(tmp_path: Path) -> None:
     flat = " ".join(out.split())
     assert "5 scenes" in flat or "scenes 0-4" in flat
     assert "TICKETS 12 EUROS" in flat and "no model server" in flat
-    with FakeOpenAIServer(honest_responder) as srv:
+    with FakeOpenAIServer(HonestAgentModel()) as srv:
         code, out, _ = run("demo", "--out", str(tmp_path / "demo"), "--base-url", srv.base_url)
         asked = [r for r in srv.requests if "Question:" in r.texts]
     assert code == 0, out
     flat = " ".join(out.split())
-    assert "lack captions" not in flat and "A (fake-vlm):" in flat
-    assert len(asked) == 1 and len(asked[0].images) >= 5  # frames spread over the video
+    assert "lack captions" not in flat and "(model fake-vlm)" in flat
+    assert re.search(r"reason .*verify .*supported", flat) and "12" in flat.split("verify")[-1]
+    assert re.search(r"\d+ model calls", flat) and len(asked) >= 2 and asked[0].images

@@ -1,0 +1,92 @@
+"""The MCR state machine: every edge of the loop is in `build_graph`; routers are pure."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+
+from .deps import Deps
+from .nodes import act, answer, observe, reason, route, update, verify
+from .state import AgentState, InputState, Step
+
+__all__ = ["after_reason", "after_update", "after_verify", "build_graph", "recursion_limit"]
+
+Node = Callable[[AgentState, Runtime[Deps]], dict[str, Any]]
+
+
+def after_reason(state: AgentState) -> Literal["act", "verify", "update"]:
+    """A proposal is verified, tool calls are run; a reply to repair goes through update."""
+    if state.get("proposal") is not None:
+        return "verify"
+    if state.get("pending"):
+        return "act"
+    return "update"
+
+
+def after_update(state: AgentState) -> Literal["reason", "answer"]:
+    """Reason again while the budget lasts."""
+    return "answer" if state.get("exhausted") else "reason"
+
+
+def after_verify(state: AgentState) -> Literal["answer", "update"]:
+    """A rejected proposal with budget left goes back (through update) to reasoning."""
+    return "answer" if state.get("proposal") is not None else "update"
+
+
+def _timed(node: Node) -> Node:
+    """Stamp the node's wall time on the steps it reports without their own duration."""
+
+    @functools.wraps(node)
+    def run(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
+        started = time.perf_counter()
+        out = node(state, runtime)
+        spent = time.perf_counter() - started
+        own = sum(s.duration_s for s in out.get("steps", []))
+        out["steps"] = [
+            s if s.duration_s else _with_duration(s, max(0.0, spent - own))
+            for s in out.get("steps", [])
+        ]
+        return out
+
+    return run
+
+
+def _with_duration(step: Step, seconds: float) -> Step:
+    return Step(step.node, step.tool, step.args, step.summary, seconds, step.feedback)
+
+
+def build_graph() -> CompiledStateGraph[AgentState, Deps, InputState, AgentState]:
+    """observe → route → reason ⇄ (act → update) … → verify → answer."""
+    builder = StateGraph(AgentState, context_schema=Deps, input_schema=InputState)
+    for name, node in (
+        ("observe", observe),
+        ("route", route),
+        ("reason", reason),
+        ("act", act),
+        ("update", update),
+        ("verify", verify),
+        ("answer", answer),
+    ):
+        # The wrapper keeps the node's (state, runtime) signature, which LangGraph inspects.
+        builder.add_node(name, _timed(node))  # type: ignore[call-overload]
+    builder.add_edge(START, "observe")
+    builder.add_edge("observe", "route")
+    builder.add_edge("route", "reason")
+    builder.add_conditional_edges("reason", after_reason)
+    builder.add_edge("act", "update")
+    builder.add_conditional_edges("update", after_update)
+    builder.add_conditional_edges("verify", after_verify)
+    builder.add_edge("answer", END)
+    return builder.compile(name="mcr-agent")
+
+
+def recursion_limit(max_steps: int, max_verifications: int) -> int:
+    """LangGraph's super-step limit for a budget: each step runs at most reason, act, update
+    and each verification verify, update, reason; plus observe, route, answer."""
+    return 4 * max_steps + 3 * max_verifications + 8

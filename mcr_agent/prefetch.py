@@ -1,0 +1,90 @@
+"""Evidence fetched before the first reasoning step, shaped by the question's route."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from memory import Frame, Level, VideoMemory
+from memory.frames import sample_window
+
+from .config import Budget
+from .context import memory_note
+from .state import Note, Route
+
+__all__ = ["keyframes", "merge_spans", "prefetch"]
+
+_SPEECH = (Level.SUBTITLE, Level.ASR)
+
+
+def merge_spans(
+    spans: Sequence[tuple[float, float]], *, gap: float = 1.0, limit: int = 6
+) -> list[tuple[float, float]]:
+    """Spans merged where they overlap or come within `gap` seconds (with ``gap=0`` touching
+    spans stay apart); order of first appearance kept."""
+    out: list[tuple[float, float]] = []
+    for lo, hi in spans:
+        for i, (a, b) in enumerate(out):
+            if lo < b + gap and a < hi + gap:
+                out[i] = (min(a, lo), max(b, hi))
+                break
+        else:
+            out.append((lo, hi))
+    return out[:limit]
+
+
+def keyframes(memory: VideoMemory, spans: Sequence[tuple[float, float]], most: int) -> list[Frame]:
+    """Up to `most` memory keyframes inside the spans, spread over them, in time order."""
+    found: list[Frame] = []
+    per_span = max(1, most // max(1, len(spans)))
+    for lo, hi in spans:
+        frames = memory.keyframes(lo, hi)
+        if not frames:  # a short span between keyframes: take the nearest one
+            middle = (lo + hi) / 2
+            frames = sorted(
+                memory.keyframes(0, memory.duration), key=lambda k: abs(k.time - middle)
+            )
+            frames = frames[:1]
+        step = max(1, len(frames) // per_span)
+        found += [Frame(k.time, Path(k.path).read_bytes()) for k in frames[::step][:per_span]]
+    unique = {f.time: f for f in found}
+    return [unique[t] for t in sorted(unique)][:most]
+
+
+def prefetch(
+    route: Route, memory: VideoMemory, candidates: Sequence[tuple[float, float]], budget: Budget
+) -> tuple[list[Note], list[Frame], str]:
+    """Notes and frames for the route, and a one-line summary of what was fetched."""
+    top = list(candidates[:2]) or [(0.0, memory.duration)]
+    frames_most = min(4, budget.frames_per_call, budget.max_frames)
+    if route == "speech":
+        windows = merge_spans([(max(0.0, a - 10), min(memory.duration, b + 10)) for a, b in top])
+        lines = [e for a, b in windows for e in memory.window(a, b, levels=_SPEECH)]
+        note = memory_note(
+            "Speech around the candidate spans:", list(dict.fromkeys(lines))[:40], source="speech"
+        )
+        return [note], keyframes(memory, top, frames_most), f"{len(lines)} speech lines"
+    if route == "fine-grained":
+        frames = [
+            f
+            for a, b in top
+            for f in sample_window(
+                memory.info.path,
+                a,
+                b,
+                fps=1.0,
+                max_frames=max(1, frames_most // len(top)),
+                max_pixels=budget.inspect_pixels,
+            )
+        ]
+        return [], frames, f"{len(frames)} high-resolution frames"
+    if route == "temporal":
+        scenes = memory.level(Level.SCENE) or memory.level(Level.OCR) + memory.level(Level.ASR)
+        note = memory_note("Timeline of the video:", scenes[:60], limit=140)
+        return [note], keyframes(memory, top, frames_most), f"timeline of {len(scenes)} entries"
+    if route == "global":
+        parts = memory.level(Level.SEGMENT) or memory.level(Level.SCENE)[:30]
+        note = memory_note("Parts of the video:", parts, limit=600)
+        spread = [(i * memory.duration / 4, (i + 1) * memory.duration / 4) for i in range(4)]
+        return [note], keyframes(memory, spread, frames_most), f"{len(parts)} parts"
+    return [], keyframes(memory, top, frames_most), "web search offered first"

@@ -1,0 +1,168 @@
+"""The state of the MCR loop: the question, the shared context, the belief, the budget used.
+
+Values are frozen dataclasses; `steps` accumulates (one record per node run), every other
+key is replaced by the node that writes it.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypedDict
+
+from memory import Frame
+from tools import Evidence
+
+from .toolcalls import ToolCall
+
+__all__ = [
+    "AgentState",
+    "Belief",
+    "Final",
+    "InputState",
+    "Note",
+    "NoteKind",
+    "Proposal",
+    "Route",
+    "Step",
+    "Verdict",
+]
+
+Route = Literal["global", "speech", "knowledge", "temporal", "fine-grained"]
+NoteKind = Literal["memory", "observation", "reasoning", "verification", "error"]
+
+
+@dataclass(frozen=True)
+class Note:
+    """One item of the shared context C: what was retrieved, observed, reasoned or checked.
+
+    Attributes:
+        kind: What produced it.
+        step: Reasoning step it belongs to (0 for what observe and route gathered).
+        text: The text the model sees (video and web text already delimited as data).
+        evidence: Time spans it rests on.
+        tool: The tool whose feedback it is, if any.
+        compressed: True once shortened to save context.
+    """
+
+    kind: NoteKind
+    step: int
+    text: str
+    evidence: tuple[Evidence, ...] = ()
+    tool: str | None = None
+    compressed: bool = False
+
+
+@dataclass(frozen=True)
+class Belief:
+    """The agent's compact belief: hypothesis, open uncertainty, candidate timestamps."""
+
+    hypothesis: str = ""
+    uncertainty: str = ""
+    candidates: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """An answer the model proposed, waiting for verification."""
+
+    answer: str
+    choice: str | None
+    evidence: tuple[tuple[float, float], ...]
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What verification concluded about a proposal."""
+
+    supported: bool | None
+    confidence: float
+    reason: str
+    conflicts: str = ""
+    evidence: tuple[tuple[float, float], ...] = ()
+    window: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Final:
+    """The answer node's conclusion."""
+
+    answer: str
+    choice: str | None
+    confidence: float
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node run, as listed in the answer's ``steps`` and the trace.
+
+    Attributes:
+        node: Node name.
+        tool: Tool called, if any.
+        args: The tool's arguments.
+        summary: One line on what happened.
+        duration_s: Wall time of the node.
+        feedback: The tool's feedback (trace only).
+    """
+
+    node: str
+    tool: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    duration_s: float = 0.0
+    feedback: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "tool": self.tool,
+            "args": self.args,
+            "summary": self.summary,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+class InputState(TypedDict):
+    """What a caller gives: the question and its options (empty for open questions)."""
+
+    question: str
+    options: list[str]
+
+
+class AgentState(InputState, total=False):
+    """Everything the loop carries between nodes."""
+
+    route: Route
+    """The question's class, a soft prior over strategies."""
+    tool_order: list[str]
+    """Tools in the order the route suggests trying them."""
+    context: list[Note]
+    """The shared context C, compressed when it outgrows the token budget."""
+    fresh: list[Note]
+    """Reasoning and feedback of the current step, folded into `context` by update."""
+    frames: list[Frame]
+    """Frames selected as visual evidence V for the next reasoning call."""
+    belief: Belief
+    """Hypothesis, open uncertainty, candidate timestamps."""
+    pending: list[ToolCall]
+    """Tool calls chosen by the last reasoning step."""
+    proposal: Proposal | None
+    """An answer proposed and not yet verified."""
+    verdict: Verdict | None
+    """The last verification's conclusion."""
+    feedback: list[str]
+    """Problems with the last reply, to be repaired in the next call."""
+    repairs: int
+    """Consecutive replies that needed repair."""
+    step: int
+    """Reasoning steps taken."""
+    verifications: int
+    """Verifications run."""
+    exhausted: str
+    """Why the loop stopped early (budget), empty otherwise."""
+    final: Final
+    """The answer, set by the answer node."""
+    steps: Annotated[list[Step], operator.add]
+    """One record per node run."""

@@ -1,0 +1,68 @@
+"""A scripted `VideoLLM` for node tests: replies come from a queue that must be used up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcr_agent.llm import Completion
+from mcr_agent.toolcalls import ToolCall
+
+Item = Completion | Exception | Callable[[Sequence[dict[str, Any]]], Completion]
+
+
+def call(name: str, text: str = "", **arguments: Any) -> Completion:
+    """A reply that calls one tool."""
+    return Completion(text, 10, 5, (ToolCall(name, arguments),))
+
+
+@dataclass
+class ScriptedLLM:
+    """Answers `complete` with the next scripted item; records what it was sent."""
+
+    replies: list[Item]
+    sent: list[tuple[list[dict[str, Any]], list[dict[str, Any]] | None]] = field(
+        default_factory=list
+    )
+
+    @property
+    def model_name(self) -> str:
+        return "scripted"
+
+    def ping(self, timeout: float = 3.0) -> str:
+        return "scripted"
+
+    def complete(
+        self,
+        messages: Sequence[dict[str, Any]],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        tools: Sequence[dict[str, Any]] | None = None,
+    ) -> Completion:
+        if tools is None and _indexing(messages):  # captions while the memory is built
+            return Completion("A scene of the video.", 1, 1)
+        assert self.replies, "the model was called more often than scripted"
+        self.sent.append((list(messages), list(tools) if tools else None))
+        item = self.replies.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item(messages) if callable(item) else item
+
+    def assert_consumed(self) -> None:
+        assert not self.replies, f"{len(self.replies)} scripted replies were not used"
+
+    def texts(self, index: int) -> str:
+        """All text parts of the messages of call `index`."""
+        out = []
+        for m in self.sent[index][0]:
+            content = m["content"]
+            parts = [content] if isinstance(content, str) else [p.get("text", "") for p in content]
+            out += parts
+        return "\n".join(out)
+
+
+def _indexing(messages: Sequence[dict[str, Any]]) -> bool:
+    text = str(messages[-1]["content"])
+    return "describing one scene" in text or 'source="scenes"' in text or 'source="parts"' in text
