@@ -33,6 +33,8 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     frames_sent: int = 0
+    model_s: float = 0.0
+    """Seconds spent waiting for the model server (not part of the JSON contract)."""
     started: float = field(default_factory=time.perf_counter)
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,7 +83,12 @@ class Meter:
                 raise ToolFailure("the model-call budget of this question is spent")
             self.usage.model_calls += 1
             self.usage.frames_sent += frames
-        reply = self.llm.complete(messages, max_tokens=max_tokens, tools=tools)
+        started = time.perf_counter()
+        try:
+            reply = self.llm.complete(messages, max_tokens=max_tokens, tools=tools)
+        finally:
+            with self._lock:
+                self.usage.model_s += time.perf_counter() - started
         with self._lock:
             self.usage.prompt_tokens += reply.prompt_tokens
             self.usage.completion_tokens += reply.completion_tokens

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
@@ -13,7 +14,7 @@ from langgraph.runtime import Runtime
 
 from .deps import Deps
 from .nodes import act, answer, observe, reason, route, update, verify
-from .state import AgentState, InputState, Step
+from .state import AgentState, InputState
 
 __all__ = ["after_reason", "after_update", "after_verify", "build_graph", "recursion_limit"]
 
@@ -44,21 +45,19 @@ def _timed(node: Node) -> Node:
 
     @functools.wraps(node)
     def run(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
-        started = time.perf_counter()
+        usage = runtime.context.meter.usage
+        started, waited = time.perf_counter(), usage.model_s
         out = node(state, runtime)
-        spent = time.perf_counter() - started
-        own = sum(s.duration_s for s in out.get("steps", []))
-        out["steps"] = [
-            s if s.duration_s else _with_duration(s, max(0.0, spent - own))
-            for s in out.get("steps", [])
-        ]
+        spent, waited = time.perf_counter() - started, usage.model_s - waited
+        steps = list(out.get("steps", []))
+        own = sum(s.duration_s for s in steps)
+        steps = [s if s.duration_s else replace(s, duration_s=max(0.0, spent - own)) for s in steps]
+        if steps:  # the model wait of the whole node, on its last step
+            steps[-1] = replace(steps[-1], model_s=waited)
+        out["steps"] = steps
         return out
 
     return run
-
-
-def _with_duration(step: Step, seconds: float) -> Step:
-    return Step(step.node, step.tool, step.args, step.summary, seconds, step.feedback)
 
 
 def build_graph() -> CompiledStateGraph[AgentState, Deps, InputState, AgentState]:

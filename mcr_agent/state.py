@@ -105,6 +105,7 @@ class Step:
         summary: One line on what happened.
         duration_s: Wall time of the node.
         feedback: The tool's feedback (trace only).
+        model_s: Part of the wall time spent waiting for the model (benchmarks only).
     """
 
     node: str
@@ -113,6 +114,7 @@ class Step:
     summary: str = ""
     duration_s: float = 0.0
     feedback: str = ""
+    model_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
