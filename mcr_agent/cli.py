@@ -47,6 +47,7 @@ def main() -> None:
 
     # Library warnings go to stderr, drawn by rich so they do not tear the progress bars.
     handler = RichHandler(console=_err, show_time=False, show_path=False)
+    handler.setLevel(logging.WARNING)  # libraries (bm25s) log at DEBUG on their own loggers
     logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler])
 
 
@@ -142,6 +143,9 @@ def ask(
         raise click.BadParameter("the trace file must end in .html or .json", param_hint="--trace")
     if verbose:
         logging.getLogger("mcr_agent").setLevel(logging.DEBUG)
+        for handler in logging.getLogger().handlers:
+            handler.setLevel(logging.DEBUG)
+            handler.addFilter(lambda record: record.name.startswith(("mcr_agent", "tools")))
     config = AgentConfig.from_env(base_url=base_url, model=model)
     if max_steps is not None:
         config = config.replace(budget=dataclasses.replace(config.budget, max_steps=max_steps))

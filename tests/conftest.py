@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from mcr_agent.llm import OpenAIVideoLLM
 from mcr_agent.media import make_scenes_video
 from memory.ocr import KeyframeReader
 from tests.fake_openai import FakeOpenAIServer, Request, dead_url
+from tests.scripted_llm import LookReply, ScriptedPerceiver
 
 # Ground truth of the shared video: (seconds, on-screen text, speech) per scene.
 SCENES: list[tuple[float, str | None, str | None]] = [
@@ -70,6 +71,20 @@ def honest_responder(request: Request) -> str:
         return f"Frames at {times} show a coloured pattern with text: {shown}. Speech: {said}"
     items = _ITEMS.search(request.texts)
     return "Summary: " + (items.group(1).replace("\n", " ") if items else request.texts[:200])
+
+
+@pytest.fixture
+def make_perceiver() -> Iterator[Callable[..., ScriptedPerceiver]]:
+    """Makes scripted perceivers for tool tests; fails if one keeps unused replies."""
+    made: list[ScriptedPerceiver] = []
+
+    def make(*replies: str | LookReply | Exception) -> ScriptedPerceiver:
+        made.append(ScriptedPerceiver(list(replies)))
+        return made[-1]
+
+    yield make
+    for p in made:
+        assert not p.replies, f"{len(p.replies)} scripted replies were not consumed"
 
 
 @pytest.fixture

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mcr_agent.llm import Completion
 from mcr_agent.toolcalls import ToolCall
+from memory import Frame
 
 Item = Completion | Exception | Callable[[Sequence[dict[str, Any]]], Completion]
 
@@ -66,3 +67,37 @@ class ScriptedLLM:
 def _indexing(messages: Sequence[dict[str, Any]]) -> bool:
     text = str(messages[-1]["content"])
     return "describing one scene" in text or 'source="scenes"' in text or 'source="parts"' in text
+
+
+LookReply = Callable[[str, Sequence[Frame], Mapping[str, str]], str]
+
+
+@dataclass
+class Look:
+    """One call a tool made to the perceiver."""
+
+    task: str
+    times: list[float]
+    fields: dict[str, str]
+
+    @property
+    def frames(self) -> int:
+        return len(self.times)
+
+
+@dataclass
+class ScriptedPerceiver:
+    """A fake video-LLM for tools, answering from a queue (strings, functions of the input,
+    errors); the `perceiver` fixture checks every reply was used."""
+
+    replies: list[str | LookReply | Exception]
+    calls: list[Look] = field(default_factory=list)
+
+    def look(self, task: str, frames: Sequence[Frame], **fields: str) -> str:
+        assert self.replies, f"unscripted model call {task!r}"
+        assert all(isinstance(f.jpeg, bytes) and f.jpeg[:2] == b"\xff\xd8" for f in frames)
+        self.calls.append(Look(task, [f.time for f in frames], dict(fields)))
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply if isinstance(reply, str) else reply(task, frames, fields)

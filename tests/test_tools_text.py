@@ -7,14 +7,14 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from memory import Entry, Frame, IndexSettings, Level, ModelReplyError, VideoMemory, build_memory
 from tests.fake_openai import dead_url
+from tests.scripted_llm import ScriptedPerceiver
 from tools import (
     DDGSearcher,
     Summarize,
@@ -31,43 +31,6 @@ from tools import (
 from tools.summarize import memory_digest
 
 Reply = Callable[[str, Sequence[Frame], Mapping[str, str]], str]
-
-
-@dataclass
-class Call:
-    task: str
-    frames: int
-    fields: dict[str, str]
-
-
-@dataclass
-class ScriptedPerceiver:
-    """A fake video-LLM answering from a queue; every reply must be used (checked at teardown)."""
-
-    replies: list[str | Reply | Exception]
-    calls: list[Call] = field(default_factory=list)
-
-    def look(self, task: str, frames: Sequence[Frame], **fields: str) -> str:
-        assert self.replies, f"unscripted model call {task!r}"
-        assert all(isinstance(f.jpeg, bytes) and f.jpeg[:2] == b"\xff\xd8" for f in frames)
-        self.calls.append(Call(task, len(frames), dict(fields)))
-        reply = self.replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        return reply if isinstance(reply, str) else reply(task, frames, fields)
-
-
-@pytest.fixture
-def perceiver() -> Iterator[Callable[..., ScriptedPerceiver]]:
-    made: list[ScriptedPerceiver] = []
-
-    def make(*replies: str | Reply | Exception) -> ScriptedPerceiver:
-        made.append(ScriptedPerceiver(list(replies)))
-        return made[-1]
-
-    yield make
-    for p in made:
-        assert not p.replies, f"{len(p.replies)} scripted replies were not consumed"
 
 
 class StubWeb:
@@ -264,9 +227,9 @@ def _summary_from_input(task: str, frames: Sequence[Frame], fields: Mapping[str,
 
 
 def test_summarize_the_whole_video(
-    mem: VideoMemory, perceiver: Callable[..., ScriptedPerceiver]
+    mem: VideoMemory, make_perceiver: Callable[..., ScriptedPerceiver]
 ) -> None:
-    model = perceiver(_summary_from_input)
+    model = make_perceiver(_summary_from_input)
     result = run_tool(Summarize(), {}, ToolContext(mem, perceiver=model))
     assert result.error is None, result.error
     (call,) = model.calls
@@ -284,9 +247,9 @@ def test_summarize_the_whole_video(
 
 
 def test_summarize_a_window_with_focus(
-    mem: VideoMemory, perceiver: Callable[..., ScriptedPerceiver]
+    mem: VideoMemory, make_perceiver: Callable[..., ScriptedPerceiver]
 ) -> None:
-    model = perceiver(_summary_from_input)
+    model = make_perceiver(_summary_from_input)
     raw = {"start": 14, "end": 99, "focus": "the text on screen"}
     result = run_tool(Summarize(), raw, ToolContext(mem, perceiver=model))
     assert result.error is None and any("clamped" in n for n in result.notes)
@@ -295,11 +258,11 @@ def test_summarize_a_window_with_focus(
 
 
 def test_summarize_needs_the_model_and_reports_bad_replies(
-    mem: VideoMemory, perceiver: Callable[..., ScriptedPerceiver]
+    mem: VideoMemory, make_perceiver: Callable[..., ScriptedPerceiver]
 ) -> None:
     off = run_tool(Summarize(), {}, ToolContext(mem))
     assert off.error is not None and "not available" in off.error
-    model = perceiver(ModelReplyError("empty reply"), "  ")
+    model = make_perceiver(ModelReplyError("empty reply"), "  ")
     bad = run_tool(Summarize(), {}, ToolContext(mem, perceiver=model))
     assert bad.error == "summarize got no usable model reply: empty reply"
     empty = run_tool(Summarize(), {}, ToolContext(mem, perceiver=model))
@@ -330,9 +293,9 @@ def _verdict_from_input(task: str, frames: Sequence[Frame], fields: Mapping[str,
 
 
 def test_verify_a_supported_claim(
-    mem: VideoMemory, perceiver: Callable[..., ScriptedPerceiver]
+    mem: VideoMemory, make_perceiver: Callable[..., ScriptedPerceiver]
 ) -> None:
-    model = perceiver(_verdict_from_input)
+    model = make_perceiver(_verdict_from_input)
     raw = {"claim": "The red car is parked", "start": 9, "end": 15}
     result = run_tool(Verify(), raw, ToolContext(mem, perceiver=model))
     assert result.error is None, result.error
@@ -351,9 +314,9 @@ def test_verify_a_supported_claim(
 
 
 def test_verify_an_unsupported_claim(
-    mem: VideoMemory, perceiver: Callable[..., ScriptedPerceiver]
+    mem: VideoMemory, make_perceiver: Callable[..., ScriptedPerceiver]
 ) -> None:
-    model = perceiver(_verdict_from_input, "I am not sure what to say.")
+    model = make_perceiver(_verdict_from_input, "I am not sure what to say.")
     raw = {"claim": "A blue boat sails away", "start": 0, "end": 20}
     result = run_tool(Verify(), raw, ToolContext(mem, perceiver=model))
     assert result.error is None and result.evidence == () and "not supported" in result.text

@@ -7,8 +7,7 @@ The video model is a scripted fake whose replies are computed from the frames it
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -31,43 +30,6 @@ from tools.grounding import candidate_windows
 
 Reply = Callable[[str, Sequence[Frame], Mapping[str, str]], str]
 TOLERANCE = 1 / 25 + 1e-6  # one frame of the shared video
-
-
-@dataclass
-class Call:
-    task: str
-    times: list[float]
-    fields: dict[str, str]
-
-
-@dataclass
-class ScriptedPerceiver:
-    """A fake video-LLM answering from a queue of replies (strings, functions, errors)."""
-
-    replies: list[str | Reply | Exception]
-    calls: list[Call] = field(default_factory=list)
-
-    def look(self, task: str, frames: Sequence[Frame], **fields: str) -> str:
-        assert self.replies, f"unscripted model call {task!r}"
-        assert all(f.jpeg[:2] == b"\xff\xd8" for f in frames)
-        self.calls.append(Call(task, [f.time for f in frames], dict(fields)))
-        reply = self.replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        return reply if isinstance(reply, str) else reply(task, frames, fields)
-
-
-@pytest.fixture
-def script() -> Iterator[Callable[..., ScriptedPerceiver]]:
-    made: list[ScriptedPerceiver] = []
-
-    def make(*replies: str | Reply | Exception) -> ScriptedPerceiver:
-        made.append(ScriptedPerceiver(list(replies)))
-        return made[-1]
-
-    yield make
-    for perceiver in made:
-        assert not perceiver.replies, f"{len(perceiver.replies)} scripted replies left unused"
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +59,8 @@ def ground_by_text(task: str, frames: Sequence[Frame], fields: Mapping[str, str]
     return "Here is my answer: " + json.dumps(found)
 
 
-def test_inspect_looks_again_and_cites_the_window(mem, script) -> None:  # type: ignore[no-untyped-def]
-    perceiver = script(describe_text)
+def test_inspect_looks_again_and_cites_the_window(mem, make_perceiver) -> None:  # type: ignore[no-untyped-def]
+    perceiver = make_perceiver(describe_text)
     raw = {"start": 16, "end": 25, "question": "What is written?", "fps": 10, "max_frames": 3}
     result = run_tool(Inspect(), raw, ToolContext(mem, perceiver))
     assert result.error is None
@@ -124,8 +86,8 @@ def test_inspect_needs_a_model(mem) -> None:  # type: ignore[no-untyped-def]
     assert result.evidence == ()
 
 
-def test_inspect_bad_reply_is_feedback(mem, script) -> None:  # type: ignore[no-untyped-def]
-    perceiver = script(ModelReplyError("empty reply"))
+def test_inspect_bad_reply_is_feedback(mem, make_perceiver) -> None:  # type: ignore[no-untyped-def]
+    perceiver = make_perceiver(ModelReplyError("empty reply"))
     ctx = ToolContext(mem, perceiver, limits=FrameLimits(frames_per_call=2))
     result = run_tool(Inspect(), {"start": 0, "end": 2, "question": "what?"}, ctx)
     assert result.error is not None and "no usable model reply" in result.error
@@ -174,8 +136,8 @@ def test_segmentation_clamps_its_window(mem) -> None:  # type: ignore[no-untyped
     assert bounds == pytest.approx([12.0, CUTS[2], CUTS[2], 20.0], abs=TOLERANCE)
 
 
-def test_grounding_confirms_one_window_and_rejects_another(mem, script) -> None:  # type: ignore[no-untyped-def]
-    perceiver = script(ground_by_text, ground_by_text)
+def test_grounding_confirms_one_window_and_rejects_another(mem, make_perceiver) -> None:  # type: ignore[no-untyped-def]
+    perceiver = make_perceiver(ground_by_text, ground_by_text)
     ctx = ToolContext(mem, perceiver, limits=FrameLimits(frames_per_call=3))
     result = run_tool(TemporalGrounding(), {"description": "HELLO WORLD", "k": 2}, ctx)
     assert result.error is None
@@ -195,13 +157,13 @@ def test_grounding_confirms_one_window_and_rejects_another(mem, script) -> None:
     assert result.frames and all(seen.start - 1 <= f.time <= seen.end + 1 for f in result.frames)
 
 
-def test_grounding_survives_one_bad_reply(mem, script) -> None:  # type: ignore[no-untyped-def]
-    perceiver = script(ModelReplyError("garbled"), "No, it is not there.")
+def test_grounding_survives_one_bad_reply(mem, make_perceiver) -> None:  # type: ignore[no-untyped-def]
+    perceiver = make_perceiver(ModelReplyError("garbled"), "No, it is not there.")
     ctx = ToolContext(mem, perceiver, limits=FrameLimits(frames_per_call=1))
     result = run_tool(TemporalGrounding(), {"description": "HELLO WORLD", "k": 2}, ctx)
     assert result.error is None and result.evidence == ()
     assert "bad model reply" in result.text and "seen in 0 of 2" in result.text
-    every = script(ModelReplyError("garbled"))
+    every = make_perceiver(ModelReplyError("garbled"))
     ctx = ToolContext(mem, every, limits=FrameLimits(frames_per_call=1))
     result = run_tool(TemporalGrounding(), {"description": "HELLO WORLD", "k": 1}, ctx)
     assert result.error is not None and "garbled" in result.error

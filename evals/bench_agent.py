@@ -1,0 +1,578 @@
+"""Agent mode against direct mode on generated questions, with our own overhead per step.
+
+Run from the repository root::
+
+    python -m evals.bench_agent [--questions N] [--latency 1.0] [--out DIR] [--quick]
+
+Each question has a known answer and a known true interval (the scene holding the answer).
+The model is a local fake OpenAI-compatible server of fixed latency whose replies are
+computed from what it is sent (`tests.agent_model.HonestAgentModel`), so a question is
+answered only when the agent delivered the evidence. Memories are built (untimed) first.
+
+Overhead is the wall time of a question minus the time spent waiting for the model: per
+step (node run) and as a share of the wall time. Targets, at 1 s model latency: under
+50 ms per step and under 5% of the wall time. Results go to ``<out>/bench_agent.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import platform
+import re
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `tests` (the fake model server) lives next to `evals`
+    sys.path.insert(0, str(ROOT))
+
+from evals.bench_index import machine_facts  # noqa: E402
+from mcr_agent import Agent, AgentConfig  # noqa: E402
+from mcr_agent.answer import Answer  # noqa: E402
+from mcr_agent.llm import Completion, Message, OpenAIVideoLLM, VideoLLM  # noqa: E402
+from mcr_agent.media import make_scenes_video, require_tools  # noqa: E402
+from memory.ocr import KeyframeReader  # noqa: E402
+from tests.agent_model import HonestAgentModel  # noqa: E402
+from tests.fake_openai import FakeOpenAIServer, Reply, Request  # noqa: E402
+from tools import WebResult  # noqa: E402
+
+MODES = ("agent", "direct")
+STEP_TARGET_S, SHARE_TARGET, TARGET_LATENCY = 0.050, 0.05, 1.0
+QUICK_QUESTIONS, QUICK_LATENCY = 4, 0.2
+GAP = "(between nodes: graph build, LangGraph)"
+
+SceneSpec = tuple[float, str | None, str | None]  # seconds, on-screen text, speech
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """A generated video; `asr` False builds its memory without speech (a tool must fetch it)."""
+
+    scenes: tuple[SceneSpec, ...]
+    size: tuple[int, int] = (640, 360)
+    fps: float = 25
+    text_height: int = 40
+    asr: bool = True
+
+    def interval(self, scene: int) -> tuple[float, float]:
+        start = sum(s for s, _, _ in self.scenes[:scene])
+        return start, start + self.scenes[scene][0]
+
+
+@dataclass(frozen=True)
+class Question:
+    """A multiple-choice question; the answer is in scene `scene` of `video` only."""
+
+    video: str
+    kind: str
+    text: str
+    options: tuple[str, ...]
+    answer: str
+    scene: int
+
+
+VIDEOS = {
+    "tour": VideoSpec(
+        (
+            (6.0, "CITY TOUR", "Welcome to the city tour."),
+            (6.0, None, "The red car is parked near the station."),
+            (6.0, "TICKETS 5 EUROS", None),
+            (6.0, None, "The museum is next to the park."),
+        )
+    ),
+    "harbor": VideoSpec(  # 60 s, the sign is small text in a 3 s scene
+        (
+            (20.0, None, None),
+            (3.0, "GATE 7B", None),
+            (17.0, None, None),
+            (6.0, None, "Please meet at the blue boat."),
+            (14.0, "EXIT 12", None),
+        ),
+        size=(1280, 720),
+        fps=10,
+        text_height=20,
+    ),
+    "quiet": VideoSpec(
+        (
+            (6.0, None, "The bus leaves at noon."),
+            (6.0, "HARBOR", None),
+            (6.0, None, "The blue boat is in the harbor."),
+        ),
+        asr=False,
+    ),
+}
+
+
+def _q(
+    video: str, kind: str, text: str, options: Sequence[str], answer: str, scene: int
+) -> Question:
+    lettered = tuple(f"{chr(65 + i)}. {o}" for i, o in enumerate(options))
+    return Question(video, kind, text, lettered, answer, scene)
+
+
+# Ordered so that the first few cover every kind; the right letter is rarely A (the guess).
+QUESTIONS = (
+    _q("tour", "speech", "What does the speaker say is parked near the station?",
+       ["the blue boat", "the red car", "the green bus", "the yellow taxi"], "B", 1),
+    _q("harbor", "text, short scene of a long video", "Which gate does the small sign show?",
+       ["GATE 3A", "GATE 1C", "GATE 7B", "GATE 9D"], "C", 1),
+    _q("quiet", "speech, needs the asr tool", "What time does the speaker say the bus leaves?",
+       ["at ten", "at noon", "at six", "at eight"], "B", 0),
+    _q("tour", "on-screen text", "How much do the tickets cost, as written on the sign?",
+       ["3 EUROS", "5 EUROS", "8 EUROS", "10 EUROS"], "B", 2),
+    _q("harbor", "speech in a long video", "Where does the speaker ask us to meet?",
+       ["at the red car", "at the museum", "at the blue boat", "at the station"], "C", 3),
+    _q("quiet", "speech, needs the asr tool", "What does the speaker say is in the harbor?",
+       ["the red car", "the green bus", "the blue boat", "the white plane"], "C", 2),
+    _q("tour", "speech", "According to the speaker, what is the museum next to?",
+       ["the river", "the school", "the park", "the church"], "C", 3),
+    _q("harbor", "on-screen text", "Which exit number is displayed on the sign?",
+       ["EXIT 4", "EXIT 21", "EXIT 7", "EXIT 12"], "D", 4),
+    _q("quiet", "on-screen text", "What word is written on the screen?",
+       ["FERRY", "HARBOR", "BOAT", "NOON"], "B", 1),
+    _q("tour", "on-screen text", "What title is shown on the screen with the welcome?",
+       ["BOAT TRIP", "MUSEUM DAY", "PARK WALK", "CITY TOUR"], "D", 0),
+)  # fmt: skip
+
+
+class NoWeb:
+    """The web search stub: no hits."""
+
+    def search(self, query: str, *, max_results: int, timeout: float) -> list[WebResult]:
+        return []
+
+
+class CachedReader(KeyframeReader):
+    """OCR memoised by image bytes: the fake model is sent the same frames again and again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: dict[bytes, str] = {}
+
+    def read(self, image: bytes | Any) -> str:
+        if not isinstance(image, bytes):
+            return super().read(image)
+        key = hashlib.blake2b(image, digest_size=16).digest()
+        if key not in self._seen:
+            self._seen[key] = super().read(image)
+        return self._seen[key]
+
+
+_OPTION = re.compile(r"^([A-H])\.\s*(.+)$", re.MULTILINE)
+_DATA = re.compile(r"<data source=\"[^\"]*\">\n(.*?)\n</data>", re.DOTALL)
+_LINE_SPAN = re.compile(r"^\[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?) s\]")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+@dataclass
+class BenchModel:
+    """`HonestAgentModel`, plus an honest reply to the direct prompt, which it does not route:
+    the letter of the option it can read in the frames (OCR) or data blocks, else "A"."""
+
+    honest: HonestAgentModel = field(default_factory=lambda: HonestAgentModel(ocr=CachedReader()))
+
+    def __call__(self, request: Request) -> str | Reply:
+        text = request.texts
+        if "sampled uniformly" in text and not request.body.get("tools"):
+            return self._direct(request, text)
+        return self.honest(request)
+
+    def _direct(self, request: Request, text: str) -> str:
+        options = dict(_OPTION.findall(text.split("Options:", 1)[-1].split("\n\n")[0]))
+        seen: list[tuple[str, str]] = []
+        for image, stamp in zip(request.images, request.image_timestamps, strict=True):
+            where = f" (frame at [{stamp:.1f}-{stamp:.1f} s])" if stamp is not None else ""
+            seen.append((self.honest.ocr.read(image), where))
+        for line in "\n".join(_DATA.findall(text)).splitlines():
+            m = _LINE_SPAN.match(line)
+            seen.append((line, f" ([{m.group(1)}-{m.group(2)} s])" if m else ""))
+        for letter, option in options.items():
+            key = _squash(option)
+            for body, where in seen:
+                if key and key in _squash(body):
+                    return f"{letter}. {option}{where}"
+        return "A. None of the options can be read in these frames; a guess."
+
+
+class TimedLLM:
+    """The real client, recording the seconds of every `complete` call."""
+
+    def __init__(self, inner: VideoLLM) -> None:
+        self.inner = inner
+        self.waits: list[float] = []
+
+    @property
+    def model_name(self) -> str:
+        return self.inner.model_name
+
+    def ping(self, timeout: float = 3.0) -> str:
+        return self.inner.ping(timeout)
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        tools: Sequence[dict[str, Any]] | None = None,
+    ) -> Completion:
+        started = time.perf_counter()
+        try:
+            return self.inner.complete(
+                messages, max_tokens=max_tokens, temperature=temperature, tools=tools
+            )
+        finally:
+            self.waits.append(time.perf_counter() - started)
+
+
+@dataclass
+class Record:
+    """One question answered in one mode; times in seconds."""
+
+    question: int
+    mode: str
+    kind: str
+    choice: str | None
+    expected: str
+    correct: bool
+    interval: tuple[float, float]
+    evidence: list[tuple[float, float, str]]
+    recall: bool
+    model_calls: int
+    tokens: int
+    frames: int
+    wall_s: float
+    outer_s: float
+    model_s: float
+    model_s_steps: float
+    model_s_client: float
+    overhead_s: float
+    tools_s: float
+    nonmodel: dict[str, float]
+    steps: list[dict[str, Any]]
+
+
+def overlaps(start: float, end: float, lo: float, hi: float) -> bool:
+    """Shares time with [lo, hi]: a positive overlap, or a point inside it."""
+    return max(start, lo) < min(end, hi) or (start == end and lo <= start <= hi)
+
+
+def record(
+    n: int, q: Question, mode: str, answer: Answer, outer: float, waits: list[float]
+) -> Record:
+    """The figures of one answer (`waits`: the client's seconds per model call)."""
+    lo, hi = VIDEOS[q.video].interval(q.scene)
+    usage = answer.usage
+    steps_model, client = sum(s.model_s for s in answer.steps), sum(waits)
+    # The direct step does not record its model wait; the client's own timing then stands in.
+    model = steps_model if steps_model > 0 or not waits else client
+    nonmodel: dict[str, float] = defaultdict(float)
+    for s in answer.steps:
+        key = f"act:{s.tool}" if s.node == "act" else s.node
+        nonmodel[key] += s.duration_s - (s.model_s if steps_model > 0 else client)
+    wall = float(usage["wall_s"])
+    nonmodel[GAP] += wall - sum(s.duration_s for s in answer.steps)
+    return Record(
+        n,
+        mode,
+        q.kind,
+        answer.choice,
+        q.answer,
+        answer.choice == q.answer,
+        (lo, hi),
+        [(e.start, e.end, e.source) for e in answer.evidence],
+        any(overlaps(e.start, e.end, lo, hi) for e in answer.evidence),
+        int(usage["model_calls"]),
+        int(usage["prompt_tokens"]) + int(usage["completion_tokens"]),
+        int(usage["frames_sent"]),
+        wall,
+        outer,
+        model,
+        steps_model,
+        client,
+        wall - model,
+        sum(v for k, v in nonmodel.items() if k.startswith("act:")),
+        dict(nonmodel),
+        [
+            {
+                "node": s.node,
+                "tool": s.tool,
+                "duration_s": round(s.duration_s, 4),
+                "model_s": round(s.model_s, 4),
+            }
+            for s in answer.steps
+        ],
+    )
+
+
+def make_videos(folder: Path, names: set[str]) -> dict[str, Path]:
+    """The generated videos, cached in `folder` under a digest of their spec."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in sorted(names):
+        spec = VIDEOS[name]
+        digest = hashlib.blake2b(repr(spec).encode(), digest_size=4).hexdigest()
+        path = folder / f"{name}-{digest}.mp4"
+        if not path.exists():
+            tmp = folder / f".{path.name}.tmp.mp4"
+            make_scenes_video(
+                tmp,
+                scene_seconds=[s for s, _, _ in spec.scenes],
+                fps=spec.fps,
+                size=spec.size,
+                texts=[t for _, t, _ in spec.scenes],
+                speech=[s for _, _, s in spec.scenes],
+                text_height=spec.text_height,
+            )
+            tmp.replace(path)
+        paths[name] = path
+    return paths
+
+
+def agents_for(srv: FakeOpenAIServer, cache: Path) -> tuple[dict[bool, Agent], TimedLLM]:
+    """One agent per memory configuration (speech in memory or not), sharing one client."""
+    base = AgentConfig(base_url=srv.base_url, model="fake-vlm", cache_dir=cache, max_retries=0)
+    llm = TimedLLM(OpenAIVideoLLM(base))
+    agents = {}
+    for asr in (True, False):
+        index = dataclasses.replace(base.index, ocr=True, asr=asr)
+        config = base.replace(index=index, cache_dir=cache / ("asr" if asr else "no-asr"))
+        agents[asr] = Agent(config, llm=llm, web=NoWeb())
+    return agents, llm
+
+
+def ask(
+    agents: dict[bool, Agent], llm: TimedLLM, video: Path, n: int, q: Question, mode: str
+) -> Record:
+    """Answer one question in one mode and measure it."""
+    agent = agents[VIDEOS[q.video].asr]
+    before = len(llm.waits)
+    started = time.perf_counter()
+    answer = agent.run(
+        video, q.text, list(q.options), mode="agent" if mode == "agent" else "direct"
+    )
+    outer = time.perf_counter() - started
+    return record(n, q, mode, answer, outer, llm.waits[before:])
+
+
+def summarize(records: list[Record]) -> dict[str, Any]:
+    """Per-mode figures: means per question, overhead pooled over all steps."""
+    n = len(records)
+    steps = sum(len(r.steps) for r in records)
+    overhead, wall = sum(r.overhead_s for r in records), sum(r.wall_s for r in records)
+    calls, tools = sum(r.model_calls for r in records), sum(r.tools_s for r in records)
+    totals: dict[str, float] = defaultdict(float)
+    runs: dict[str, int] = defaultdict(int)
+    for r in records:
+        for key, seconds in r.nonmodel.items():
+            totals[key] += seconds
+        for s in r.steps:
+            runs[f"act:{s['tool']}" if s["node"] == "act" else s["node"]] += 1
+    breakdown = {
+        key: {
+            "ms_per_question": 1000 * t / n,
+            "runs_per_question": runs[key] / n,
+            "share_of_overhead": t / overhead if overhead else 0.0,
+        }
+        for key, t in sorted(totals.items(), key=lambda item: -item[1])
+    }
+    return {
+        "questions": n,
+        "accuracy": sum(r.correct for r in records) / n,
+        "evidence_recall": sum(r.recall for r in records) / n,
+        "model_calls_per_q": calls / n,
+        "tokens_per_q": sum(r.tokens for r in records) / n,
+        "frames_per_q": sum(r.frames for r in records) / n,
+        "wall_s_per_q": wall / n,
+        "outer_wall_s_per_q": sum(r.outer_s for r in records) / n,
+        "model_s_per_call": sum(r.model_s for r in records) / max(1, calls),
+        "steps_per_q": steps / n,
+        "overhead_s_per_q": overhead / n,
+        "overhead_s_per_step": overhead / steps,
+        "tools_s_per_step": tools / steps,
+        "framework_s_per_step": (overhead - tools) / steps,
+        "worst_overhead_s_per_step": max(r.overhead_s / len(r.steps) for r in records),
+        "overhead_share": overhead / wall,
+        "overhead_share_at_1s": overhead / (overhead + calls * TARGET_LATENCY),
+        "breakdown": breakdown,
+    }
+
+
+def targets(summary: dict[str, dict[str, Any]], latency: float) -> list[dict[str, Any]]:
+    """PASS/FAIL of the two overhead targets, per mode."""
+    out = []
+    for mode, s in summary.items():
+        per_step, share = s["overhead_s_per_step"], s["overhead_share_at_1s"]
+        out.append(
+            {
+                "mode": mode,
+                "target": "overhead per step < 50 ms",
+                "ok": per_step < STEP_TARGET_S,
+                "measured": f"{1000 * per_step:.1f} ms (tools {1000 * s['tools_s_per_step']:.1f}"
+                f" + framework {1000 * s['framework_s_per_step']:.1f}; worst question "
+                f"{1000 * s['worst_overhead_s_per_step']:.1f})",
+            }
+        )
+        out.append(
+            {
+                "mode": mode,
+                "target": "overhead < 5% of wall time at 1 s model latency",
+                "ok": share < SHARE_TARGET,
+                "measured": f"{share:.1%} with every call at 1 s (measured "
+                f"{s['overhead_share']:.1%} at {latency:g} s latency, "
+                f"{s['model_s_per_call']:.2f} s per call)",
+            }
+        )
+    return out
+
+
+def report(
+    records: list[Record], summary: dict[str, dict[str, Any]], checks: list[dict[str, Any]]
+) -> None:
+    """Print the per-question lines, the table, the targets and where the overhead goes."""
+    for r in records:
+        path = ">".join(s["node"] + (f"({s['tool']})" if s["tool"] else "") for s in r.steps)
+        print(
+            f"q{r.question:<2} {r.mode:<6} {r.choice or '-'}/{r.expected} "
+            f"{'ok ' if r.correct else 'BAD'} evidence {'hit ' if r.recall else 'miss'} "
+            f"{r.model_calls} calls {r.wall_s:5.2f} s overhead {1000 * r.overhead_s:6.1f} ms "
+            f"{path}"
+        )
+    head = (
+        "mode",
+        "accuracy",
+        "evidence recall",
+        "calls/q",
+        "tokens/q",
+        "frames/q",
+        "wall/q",
+        "overhead/step",
+        "overhead %",
+    )
+    print("\n" + " | ".join(f"{h:>15}" if i else f"{h:<6}" for i, h in enumerate(head)))
+    for mode, s in summary.items():
+        cells = (
+            f"{s['accuracy']:.0%}",
+            f"{s['evidence_recall']:.0%}",
+            f"{s['model_calls_per_q']:.1f}",
+            f"{s['tokens_per_q']:,.0f}",
+            f"{s['frames_per_q']:.1f}",
+            f"{s['wall_s_per_q']:.2f} s",
+            f"{1000 * s['overhead_s_per_step']:.1f} ms",
+            f"{s['overhead_share']:.1%}",
+        )
+        print(" | ".join([f"{mode:<6}", *(f"{c:>15}" for c in cells)]))
+    print("\ntargets (overhead = wall time - model wait):")
+    for c in checks:
+        verdict = "PASS" if c["ok"] else "FAIL"
+        print(f"  {c['mode']:<6} {c['target']:<48} {c['measured']:<80} {verdict}")
+    print("\nwhere the overhead goes (non-model ms per question, runs per question, share):")
+    for mode, s in summary.items():
+        top = list(s["breakdown"].items())[:6]
+        parts = [
+            f"{k} {v['ms_per_question']:.1f} ms x{v['runs_per_question']:.1f} "
+            f"({v['share_of_overhead']:.0%})"
+            for k, v in top
+        ]
+        print(f"  {mode:<6} " + "; ".join(parts))
+
+
+def prepare(
+    agents: dict[bool, Agent], llm: TimedLLM, videos: dict[str, Path], first: Question
+) -> dict[str, Any]:
+    """Build every memory, then answer one question per mode to load lazy models (untimed)."""
+    index_s = {}
+    for name, path in videos.items():
+        started = time.perf_counter()
+        agents[VIDEOS[name].asr].index(path)
+        index_s[name] = time.perf_counter() - started
+    warm = {m: ask(agents, llm, videos[first.video], 0, first, m) for m in MODES}
+    return {
+        "index_s": index_s,
+        "warm_up": {m: {"wall_s": r.wall_s, "overhead_s": r.overhead_s} for m, r in warm.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the questions in both modes, print the figures, write ``<out>/bench_agent.json``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m evals.bench_agent",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--questions", type=int, help=f"how many (default all {len(QUESTIONS)})")
+    parser.add_argument("--latency", type=float, help="model seconds per call (default 1.0)")
+    parser.add_argument("--out", type=Path, default=Path("bench-out"))
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_QUESTIONS} questions at {QUICK_LATENCY:g} s latency",
+    )
+    args = parser.parse_args(argv)
+    latency = args.latency if args.latency is not None else QUICK_LATENCY if args.quick else 1.0
+    count = args.questions or (QUICK_QUESTIONS if args.quick else len(QUESTIONS))
+    if not 1 <= count <= len(QUESTIONS) or latency < 0:
+        parser.error(f"--questions must be 1..{len(QUESTIONS)} and --latency >= 0")
+    questions = QUESTIONS[:count]
+    require_tools(speech=True)
+    facts = {**machine_facts(), "platform": platform.platform()}
+    print(f"machine: {facts['nproc']} cores, {facts['cpu']}, {facts['platform']}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    videos = make_videos(args.out / "bench-agent-media", {q.video for q in questions})
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-agent-", dir=args.out) as work,
+        FakeOpenAIServer(BenchModel(), latency=0.0) as srv,
+    ):
+        agents, llm = agents_for(srv, Path(work))
+        prep = prepare(agents, llm, videos, questions[0])
+        print(
+            "memories built in " + ", ".join(f"{k} {v:.1f} s" for k, v in prep["index_s"].items())
+        )
+        srv.latency = latency
+        print(f"{count} questions x {len(MODES)} modes at {latency:g} s model latency\n")
+        records = [
+            ask(agents, llm, videos[q.video], n, q, mode)
+            for n, q in enumerate(questions, 1)
+            for mode in MODES
+        ]
+        server_errors = [repr(e) for e in srv.errors]
+    summary = {m: summarize([r for r in records if r.mode == m]) for m in MODES}
+    checks = targets(summary, latency)
+    report(records, summary, checks)
+    if server_errors:
+        print(f"\nthe fake model failed {len(server_errors)} times: {server_errors[:3]}")
+    result = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": facts,
+        "latency_s": latency,
+        "question_count": count,
+        "quick": args.quick,
+        "summary": summary,
+        "targets": checks,
+        **prep,
+        "server_errors": server_errors,
+        "questions": [
+            {**asdict(q), "interval": VIDEOS[q.video].interval(q.scene)} for q in questions
+        ],
+        "records": [asdict(r) for r in records],
+    }
+    out = args.out / "bench_agent.json"
+    out.write_text(json.dumps(result, indent=1))
+    print(f"\nwrote {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
