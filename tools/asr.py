@@ -13,12 +13,19 @@ import wave
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
-
 from memory import DependencyError, Entry, Level, VideoMemory
 from memory.asr import DEFAULT_ASR_MODEL, WhisperTranscriber
 
-from .base import Evidence, ToolArgs, ToolContext, ToolFailure, ToolResult, clamp_window, data_block
+from .base import (
+    Evidence,
+    ToolArgs,
+    ToolContext,
+    ToolFailure,
+    ToolResult,
+    WindowArgs,
+    clamp_window,
+    data_block,
+)
 
 __all__ = ["MAX_ON_DEMAND_SECONDS", "Transcript", "TranscriptArgs", "transcribe_window"]
 
@@ -30,11 +37,8 @@ MAX_ON_DEMAND_SECONDS = 300.0
 _RATE = 16_000  # what Whisper models expect
 
 
-class TranscriptArgs(ToolArgs):
+class TranscriptArgs(WindowArgs):
     """Arguments of asr."""
-
-    start: float = Field(description="Window start in seconds.")
-    end: float = Field(description="Window end in seconds.")
 
 
 class Transcript:

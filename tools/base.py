@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from memory import Frame, ModelReplyError, VideoMemory
 
@@ -25,6 +25,7 @@ __all__ = [
     "ToolResult",
     "WebResult",
     "WebSearcher",
+    "WindowArgs",
     "clamp_window",
     "data_block",
     "run_tool",
@@ -127,6 +128,13 @@ class ToolContext:
 
 class ToolArgs(BaseModel, extra="forbid"):
     """Base of tool argument models: unknown arguments are errors."""
+
+
+class WindowArgs(ToolArgs):
+    """Arguments of a tool that works on a time window of the video."""
+
+    start: float = Field(description="Window start in seconds.")
+    end: float = Field(description="Window end in seconds.")
 
 
 class Tool(Protocol):

@@ -15,7 +15,16 @@ from pydantic import Field
 
 from memory import Frame, VideoError, VideoMemory, sample_window
 
-from .base import Evidence, ToolArgs, ToolContext, ToolFailure, ToolResult, clamp_window, data_block
+from .base import (
+    Evidence,
+    ToolArgs,
+    ToolContext,
+    ToolFailure,
+    ToolResult,
+    WindowArgs,
+    clamp_window,
+    data_block,
+)
 from .summarize import memory_digest
 
 __all__ = [
@@ -34,11 +43,9 @@ CONTEXT_CHARS = 3000
 """Most characters of memory text sent with one inspect or grounding call."""
 
 
-class InspectArgs(ToolArgs):
+class InspectArgs(WindowArgs):
     """Arguments of inspect."""
 
-    start: float = Field(description="Window start in seconds.")
-    end: float = Field(description="Window end in seconds.")
     question: str = Field(min_length=1, description="What to find out from the frames.")
     fps: float | None = Field(
         default=None, gt=0, description="Frames per second to sample (default: the most allowed)."

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from memory.ocr import KeyframeReader
 
-from .base import Evidence, ToolArgs, ToolContext, ToolResult, data_block
+from .base import Evidence, ToolArgs, ToolContext, ToolResult, WindowArgs, data_block
 from .inspect import capped, decode_window, tool_window
 
 __all__ = ["ReadText", "ReadTextArgs"]
@@ -25,11 +25,9 @@ logger = logging.getLogger(__name__)
 _JPEG_QUALITY = 95  # compression ringing around small glyphs costs OCR more than bytes
 
 
-class ReadTextArgs(ToolArgs):
+class ReadTextArgs(WindowArgs):
     """Arguments of ocr."""
 
-    start: float = Field(description="Window start in seconds.")
-    end: float = Field(description="Window end in seconds.")
     fps: float = Field(default=1.0, gt=0, description="Frames read per second.")
 
 

@@ -11,11 +11,9 @@ import itertools
 import logging
 from typing import ClassVar
 
-from pydantic import Field
-
 from memory import Entry, Level, VideoError, window_cuts
 
-from .base import Evidence, ToolArgs, ToolContext, ToolFailure, ToolResult, data_block
+from .base import Evidence, ToolArgs, ToolContext, ToolFailure, ToolResult, WindowArgs, data_block
 from .inspect import tool_window
 
 __all__ = ["VideoSegmentation", "VideoSegmentationArgs"]
@@ -31,11 +29,8 @@ _ENTRY_CHARS = 160
 _MAX_SHOTS = 40
 
 
-class VideoSegmentationArgs(ToolArgs):
+class VideoSegmentationArgs(WindowArgs):
     """Arguments of video_segmentation."""
-
-    start: float = Field(description="Window start in seconds.")
-    end: float = Field(description="Window end in seconds.")
 
 
 class VideoSegmentation:

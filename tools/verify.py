@@ -10,7 +10,16 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from .base import Evidence, ToolArgs, ToolContext, ToolFailure, ToolResult, clamp_window, data_block
+from .base import (
+    Evidence,
+    ToolArgs,
+    ToolContext,
+    ToolFailure,
+    ToolResult,
+    WindowArgs,
+    clamp_window,
+    data_block,
+)
 from .summarize import keyframes_in, memory_digest
 
 __all__ = ["Verdict", "Verify", "VerifyArgs", "parse_verdict"]
@@ -137,12 +146,10 @@ def _oneline(text: str) -> str:
     return " ".join(text.split())
 
 
-class VerifyArgs(ToolArgs):
+class VerifyArgs(WindowArgs):
     """Arguments of verify."""
 
     claim: str = Field(min_length=1, description="The statement to check, in words.")
-    start: float = Field(description="Window start in seconds.")
-    end: float = Field(description="Window end in seconds.")
 
 
 class Verify:
