@@ -22,7 +22,6 @@ import hashlib
 import json
 import platform
 import re
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -31,19 +30,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `tests` (the fake model server) lives next to `evals`
-    sys.path.insert(0, str(ROOT))
-
-from evals.bench_index import machine_facts  # noqa: E402
-from mcr_agent import Agent, AgentConfig  # noqa: E402
-from mcr_agent.answer import Answer  # noqa: E402
-from mcr_agent.llm import Completion, Message, OpenAIVideoLLM, VideoLLM  # noqa: E402
-from mcr_agent.media import make_scenes_video, require_tools  # noqa: E402
-from memory.ocr import KeyframeReader  # noqa: E402
-from tests.agent_model import HonestAgentModel  # noqa: E402
-from tests.fake_openai import FakeOpenAIServer, Reply, Request  # noqa: E402
-from tools import WebResult  # noqa: E402
+from evals.bench_index import machine_facts
+from mcr_agent import Agent, AgentConfig
+from mcr_agent.answer import Answer
+from mcr_agent.llm import Completion, Message, OpenAIVideoLLM, VideoLLM
+from mcr_agent.media import make_scenes_video, require_tools
+from memory.ocr import KeyframeReader
+from tests.agent_model import HonestAgentModel
+from tests.fake_openai import FakeOpenAIServer, Reply, Request
+from tools import WebResult
 
 MODES = ("agent", "direct")
 STEP_TARGET_S, SHARE_TARGET, TARGET_LATENCY = 0.050, 0.05, 1.0
@@ -81,35 +76,25 @@ class Question:
 
 
 VIDEOS = {
-    "tour": VideoSpec(
-        (
-            (6.0, "CITY TOUR", "Welcome to the city tour."),
-            (6.0, None, "The red car is parked near the station."),
-            (6.0, "TICKETS 5 EUROS", None),
-            (6.0, None, "The museum is next to the park."),
-        )
-    ),
-    "harbor": VideoSpec(  # 60 s, the sign is small text in a 3 s scene
-        (
-            (20.0, None, None),
-            (3.0, "GATE 7B", None),
-            (17.0, None, None),
-            (6.0, None, "Please meet at the blue boat."),
-            (14.0, "EXIT 12", None),
-        ),
-        size=(1280, 720),
-        fps=10,
-        text_height=20,
-    ),
-    "quiet": VideoSpec(
-        (
-            (6.0, None, "The bus leaves at noon."),
-            (6.0, "HARBOR", None),
-            (6.0, None, "The blue boat is in the harbor."),
-        ),
-        asr=False,
-    ),
-}
+    "tour": VideoSpec((
+        (6.0, "CITY TOUR", "Welcome to the city tour."),
+        (6.0, None, "The red car is parked near the station."),
+        (6.0, "TICKETS 5 EUROS", None),
+        (6.0, None, "The museum is next to the park."),
+    )),
+    "harbor": VideoSpec((  # 60 s; the gate sign is small text in a 3 s scene
+        (20.0, None, None),
+        (3.0, "GATE 7B", None),
+        (17.0, None, None),
+        (6.0, None, "Please meet at the blue boat."),
+        (14.0, "EXIT 12", None),
+    ), size=(1280, 720), fps=10, text_height=20),
+    "quiet": VideoSpec((
+        (6.0, None, "Lunch is served at noon."),
+        (6.0, "HARBOR", None),
+        (6.0, None, "The blue boat is in the harbor."),
+    ), asr=False),
+}  # fmt: skip
 
 
 def _q(
@@ -119,20 +104,21 @@ def _q(
     return Question(video, kind, text, lettered, answer, scene)
 
 
-# Ordered so that the first few cover every kind; the right letter is rarely A (the guess).
+# The first four (the --quick set) need only the two small videos. The right letter is
+# rarely A, the fallback guess of both the fake model and the direct mode.
 QUESTIONS = (
     _q("tour", "speech", "What does the speaker say is parked near the station?",
        ["the blue boat", "the red car", "the green bus", "the yellow taxi"], "B", 1),
-    _q("harbor", "text, short scene of a long video", "Which gate does the small sign show?",
-       ["GATE 3A", "GATE 1C", "GATE 7B", "GATE 9D"], "C", 1),
-    _q("quiet", "speech, needs the asr tool", "What time does the speaker say the bus leaves?",
+    _q("quiet", "speech, needs the asr tool", "When does the speaker say lunch is served?",
        ["at ten", "at noon", "at six", "at eight"], "B", 0),
     _q("tour", "on-screen text", "How much do the tickets cost, as written on the sign?",
        ["3 EUROS", "5 EUROS", "8 EUROS", "10 EUROS"], "B", 2),
-    _q("harbor", "speech in a long video", "Where does the speaker ask us to meet?",
-       ["at the red car", "at the museum", "at the blue boat", "at the station"], "C", 3),
     _q("quiet", "speech, needs the asr tool", "What does the speaker say is in the harbor?",
        ["the red car", "the green bus", "the blue boat", "the white plane"], "C", 2),
+    _q("harbor", "small text, short scene, long video", "Which gate does the small sign show?",
+       ["GATE 3A", "GATE 1C", "GATE 7B", "GATE 9D"], "C", 1),
+    _q("harbor", "speech in a long video", "Where does the speaker ask us to meet?",
+       ["at the red car", "at the museum", "at the blue boat", "at the station"], "C", 3),
     _q("tour", "speech", "According to the speaker, what is the museum next to?",
        ["the river", "the school", "the park", "the church"], "C", 3),
     _q("harbor", "on-screen text", "Which exit number is displayed on the sign?",
@@ -239,7 +225,12 @@ class TimedLLM:
 
 @dataclass
 class Record:
-    """One question answered in one mode; times in seconds."""
+    """One question answered in one mode; times in seconds.
+
+    `model_s` is what the steps recorded as model wait (`model_s_steps`) or, when they
+    recorded none (direct mode), the client's own timing (`model_s_client`); `nonmodel`
+    is the rest of the wall time by node type (tools as ``act:<tool>``).
+    """
 
     question: int
     mode: str
@@ -269,52 +260,40 @@ def overlaps(start: float, end: float, lo: float, hi: float) -> bool:
     return max(start, lo) < min(end, hi) or (start == end and lo <= start <= hi)
 
 
+def _key(node: str, tool: str | None) -> str:
+    return f"act:{tool}" if node == "act" else node
+
+
 def record(
     n: int, q: Question, mode: str, answer: Answer, outer: float, waits: list[float]
 ) -> Record:
     """The figures of one answer (`waits`: the client's seconds per model call)."""
     lo, hi = VIDEOS[q.video].interval(q.scene)
-    usage = answer.usage
-    steps_model, client = sum(s.model_s for s in answer.steps), sum(waits)
-    # The direct step does not record its model wait; the client's own timing then stands in.
-    model = steps_model if steps_model > 0 or not waits else client
+    usage, wall = answer.usage, float(answer.usage["wall_s"])
+    in_steps, client = sum(s.model_s for s in answer.steps), sum(waits)
+    model = in_steps if in_steps > 0 or not waits else client
     nonmodel: dict[str, float] = defaultdict(float)
     for s in answer.steps:
-        key = f"act:{s.tool}" if s.node == "act" else s.node
-        nonmodel[key] += s.duration_s - (s.model_s if steps_model > 0 else client)
-    wall = float(usage["wall_s"])
+        nonmodel[_key(s.node, s.tool)] += s.duration_s - (s.model_s if in_steps else client)
     nonmodel[GAP] += wall - sum(s.duration_s for s in answer.steps)
+    tools = sum(v for k, v in nonmodel.items() if k.startswith("act:"))
+    steps = [
+        {
+            "node": s.node,
+            "tool": s.tool,
+            "duration_s": round(s.duration_s, 4),
+            "model_s": round(s.model_s, 4),
+        }
+        for s in answer.steps
+    ]
     return Record(
-        n,
-        mode,
-        q.kind,
-        answer.choice,
-        q.answer,
-        answer.choice == q.answer,
-        (lo, hi),
+        n, mode, q.kind, answer.choice, q.answer, answer.choice == q.answer, (lo, hi),
         [(e.start, e.end, e.source) for e in answer.evidence],
         any(overlaps(e.start, e.end, lo, hi) for e in answer.evidence),
-        int(usage["model_calls"]),
-        int(usage["prompt_tokens"]) + int(usage["completion_tokens"]),
-        int(usage["frames_sent"]),
-        wall,
-        outer,
-        model,
-        steps_model,
-        client,
-        wall - model,
-        sum(v for k, v in nonmodel.items() if k.startswith("act:")),
-        dict(nonmodel),
-        [
-            {
-                "node": s.node,
-                "tool": s.tool,
-                "duration_s": round(s.duration_s, 4),
-                "model_s": round(s.model_s, 4),
-            }
-            for s in answer.steps
-        ],
-    )
+        int(usage["model_calls"]), int(usage["prompt_tokens"]) + int(usage["completion_tokens"]),
+        int(usage["frames_sent"]), wall, outer, model, in_steps, client, wall - model, tools,
+        dict(nonmodel), steps,
+    )  # fmt: skip
 
 
 def make_videos(folder: Path, names: set[str]) -> dict[str, Path]:
@@ -324,20 +303,15 @@ def make_videos(folder: Path, names: set[str]) -> dict[str, Path]:
     for name in sorted(names):
         spec = VIDEOS[name]
         digest = hashlib.blake2b(repr(spec).encode(), digest_size=4).hexdigest()
-        path = folder / f"{name}-{digest}.mp4"
+        paths[name] = path = folder / f"{name}-{digest}.mp4"
         if not path.exists():
             tmp = folder / f".{path.name}.tmp.mp4"
             make_scenes_video(
-                tmp,
-                scene_seconds=[s for s, _, _ in spec.scenes],
-                fps=spec.fps,
-                size=spec.size,
-                texts=[t for _, t, _ in spec.scenes],
-                speech=[s for _, _, s in spec.scenes],
+                tmp, scene_seconds=[s for s, _, _ in spec.scenes], fps=spec.fps, size=spec.size,
+                texts=[t for _, t, _ in spec.scenes], speech=[s for _, _, s in spec.scenes],
                 text_height=spec.text_height,
-            )
+            )  # fmt: skip
             tmp.replace(path)
-        paths[name] = path
     return paths
 
 
@@ -357,20 +331,16 @@ def ask(
     agents: dict[bool, Agent], llm: TimedLLM, video: Path, n: int, q: Question, mode: str
 ) -> Record:
     """Answer one question in one mode and measure it."""
-    agent = agents[VIDEOS[q.video].asr]
-    before = len(llm.waits)
-    started = time.perf_counter()
-    answer = agent.run(
-        video, q.text, list(q.options), mode="agent" if mode == "agent" else "direct"
+    before, started = len(llm.waits), time.perf_counter()
+    answer = agents[VIDEOS[q.video].asr].run(
+        video, q.text, list(q.options), mode="direct" if mode == "direct" else "agent"
     )
-    outer = time.perf_counter() - started
-    return record(n, q, mode, answer, outer, llm.waits[before:])
+    return record(n, q, mode, answer, time.perf_counter() - started, llm.waits[before:])
 
 
 def summarize(records: list[Record]) -> dict[str, Any]:
-    """Per-mode figures: means per question, overhead pooled over all steps."""
-    n = len(records)
-    steps = sum(len(r.steps) for r in records)
+    """Per-mode figures: means per question; overhead pooled over all steps."""
+    n, steps = len(records), sum(len(r.steps) for r in records)
     overhead, wall = sum(r.overhead_s for r in records), sum(r.wall_s for r in records)
     calls, tools = sum(r.model_calls for r in records), sum(r.tools_s for r in records)
     totals: dict[str, float] = defaultdict(float)
@@ -379,15 +349,12 @@ def summarize(records: list[Record]) -> dict[str, Any]:
         for key, seconds in r.nonmodel.items():
             totals[key] += seconds
         for s in r.steps:
-            runs[f"act:{s['tool']}" if s["node"] == "act" else s["node"]] += 1
+            runs[_key(s["node"], s["tool"])] += 1
     breakdown = {
-        key: {
-            "ms_per_question": 1000 * t / n,
-            "runs_per_question": runs[key] / n,
-            "share_of_overhead": t / overhead if overhead else 0.0,
-        }
+        key: {"ms_per_question": 1000 * t / n, "runs_per_question": runs[key] / n,
+              "share_of_overhead": t / overhead if overhead else 0.0}
         for key, t in sorted(totals.items(), key=lambda item: -item[1])
-    }
+    }  # fmt: skip
     return {
         "questions": n,
         "accuracy": sum(r.correct for r in records) / n,
@@ -396,7 +363,7 @@ def summarize(records: list[Record]) -> dict[str, Any]:
         "tokens_per_q": sum(r.tokens for r in records) / n,
         "frames_per_q": sum(r.frames for r in records) / n,
         "wall_s_per_q": wall / n,
-        "outer_wall_s_per_q": sum(r.outer_s for r in records) / n,
+        "outside_wall_s_per_q": sum(r.outer_s - r.wall_s for r in records) / n,
         "model_s_per_call": sum(r.model_s for r in records) / max(1, calls),
         "steps_per_q": steps / n,
         "overhead_s_per_q": overhead / n,
@@ -411,82 +378,67 @@ def summarize(records: list[Record]) -> dict[str, Any]:
 
 
 def targets(summary: dict[str, dict[str, Any]], latency: float) -> list[dict[str, Any]]:
-    """PASS/FAIL of the two overhead targets, per mode."""
+    """PASS/FAIL of the two overhead targets, per mode.
+
+    The share is taken with every model call lasting exactly 1 s: the fake model's own
+    work (OCR of the frames it is sent) is not model latency a real server would add.
+    """
     out = []
     for mode, s in summary.items():
-        per_step, share = s["overhead_s_per_step"], s["overhead_share_at_1s"]
+        ms = {k: 1000 * s[f"{k}_s_per_step"] for k in ("overhead", "tools", "framework")}
         out.append(
             {
                 "mode": mode,
                 "target": "overhead per step < 50 ms",
-                "ok": per_step < STEP_TARGET_S,
-                "measured": f"{1000 * per_step:.1f} ms (tools {1000 * s['tools_s_per_step']:.1f}"
-                f" + framework {1000 * s['framework_s_per_step']:.1f}; worst question "
-                f"{1000 * s['worst_overhead_s_per_step']:.1f})",
+                "ok": s["overhead_s_per_step"] < STEP_TARGET_S,
+                "measured": f"{ms['overhead']:.1f} ms = tools {ms['tools']:.1f} + framework "
+                f"{ms['framework']:.1f} (worst question "
+                f"{1000 * s['worst_overhead_s_per_step']:.0f})",
             }
         )
+        share = s["overhead_share_at_1s"]
         out.append(
             {
                 "mode": mode,
-                "target": "overhead < 5% of wall time at 1 s model latency",
+                "target": "overhead < 5% of wall time at 1 s latency",
                 "ok": share < SHARE_TARGET,
-                "measured": f"{share:.1%} with every call at 1 s (measured "
-                f"{s['overhead_share']:.1%} at {latency:g} s latency, "
-                f"{s['model_s_per_call']:.2f} s per call)",
+                "measured": f"{share:.1%} (measured {s['overhead_share']:.1%} at {latency:g} s"
+                f" latency, {s['model_s_per_call']:.2f} s per call)",
             }
         )
-    return out
+    return out  # fmt: skip
 
 
-def report(
-    records: list[Record], summary: dict[str, dict[str, Any]], checks: list[dict[str, Any]]
-) -> None:
+_HEAD = "accuracy|evidence recall|calls/q|tokens/q|frames/q|wall/q|overhead/step|overhead %"
+
+
+def report(records: list[Record], summary: dict[str, Any], checks: list[dict[str, Any]]) -> None:
     """Print the per-question lines, the table, the targets and where the overhead goes."""
     for r in records:
         path = ">".join(s["node"] + (f"({s['tool']})" if s["tool"] else "") for s in r.steps)
-        print(
-            f"q{r.question:<2} {r.mode:<6} {r.choice or '-'}/{r.expected} "
-            f"{'ok ' if r.correct else 'BAD'} evidence {'hit ' if r.recall else 'miss'} "
-            f"{r.model_calls} calls {r.wall_s:5.2f} s overhead {1000 * r.overhead_s:6.1f} ms "
-            f"{path}"
-        )
-    head = (
-        "mode",
-        "accuracy",
-        "evidence recall",
-        "calls/q",
-        "tokens/q",
-        "frames/q",
-        "wall/q",
-        "overhead/step",
-        "overhead %",
-    )
-    print("\n" + " | ".join(f"{h:>15}" if i else f"{h:<6}" for i, h in enumerate(head)))
+        print(f"q{r.question:<2} {r.mode:<6} {r.choice or '-'}/{r.expected} "
+              f"{'ok ' if r.correct else 'BAD'} evidence {'hit ' if r.recall else 'miss'} "
+              f"{r.model_calls} calls {r.wall_s:5.2f} s overhead {1000 * r.overhead_s:6.0f} ms "
+              f"{path}")  # fmt: skip
+    print("\n" + " | ".join(["mode  ", *(f"{h:>15}" for h in _HEAD.split("|"))]))
     for mode, s in summary.items():
-        cells = (
-            f"{s['accuracy']:.0%}",
-            f"{s['evidence_recall']:.0%}",
-            f"{s['model_calls_per_q']:.1f}",
-            f"{s['tokens_per_q']:,.0f}",
-            f"{s['frames_per_q']:.1f}",
-            f"{s['wall_s_per_q']:.2f} s",
-            f"{1000 * s['overhead_s_per_step']:.1f} ms",
-            f"{s['overhead_share']:.1%}",
-        )
+        cells = (f"{s['accuracy']:.0%}", f"{s['evidence_recall']:.0%}",
+                 f"{s['model_calls_per_q']:.1f}", f"{s['tokens_per_q']:,.0f}",
+                 f"{s['frames_per_q']:.1f}", f"{s['wall_s_per_q']:.2f} s",
+                 f"{1000 * s['overhead_s_per_step']:.1f} ms",
+                 f"{s['overhead_share']:.1%}")  # fmt: skip
         print(" | ".join([f"{mode:<6}", *(f"{c:>15}" for c in cells)]))
     print("\ntargets (overhead = wall time - model wait):")
     for c in checks:
         verdict = "PASS" if c["ok"] else "FAIL"
-        print(f"  {c['mode']:<6} {c['target']:<48} {c['measured']:<80} {verdict}")
-    print("\nwhere the overhead goes (non-model ms per question, runs per question, share):")
+        print(f"  {c['mode']:<6} {c['target']:<42} {c['measured']:<70} {verdict}")
+    print("\nwhere the overhead goes (non-model ms per question, x runs per question, share):")
     for mode, s in summary.items():
-        top = list(s["breakdown"].items())[:6]
-        parts = [
-            f"{k} {v['ms_per_question']:.1f} ms x{v['runs_per_question']:.1f} "
-            f"({v['share_of_overhead']:.0%})"
-            for k, v in top
-        ]
-        print(f"  {mode:<6} " + "; ".join(parts))
+        top = [f"{k} {v['ms_per_question']:.0f} ms x{v['runs_per_question']:.1f} "
+               f"({v['share_of_overhead']:.0%})"
+               for k, v in list(s["breakdown"].items())[:6]]  # fmt: skip
+        print(f"  {mode:<6} " + "; ".join(top))
+        print(f"         not in wall_s (probe, ping): {1000 * s['outside_wall_s_per_q']:.0f} ms")
 
 
 def prepare(
@@ -505,6 +457,25 @@ def prepare(
     }
 
 
+def run(
+    questions: Sequence[Question], videos: dict[str, Path], latency: float, work: Path
+) -> tuple[list[Record], dict[str, Any]]:
+    """Build the memories and warm up with the model answering at once, then time every
+    question in both modes at `latency`."""
+    with FakeOpenAIServer(BenchModel(), latency=0.0) as srv:
+        agents, llm = agents_for(srv, work)
+        prep = prepare(agents, llm, videos, questions[0])
+        print(
+            "memories built in " + ", ".join(f"{k} {v:.1f} s" for k, v in prep["index_s"].items())
+        )
+        srv.latency = latency
+        print(f"{len(questions)} questions x {len(MODES)} modes at {latency:g} s model latency\n")
+        records = [ask(agents, llm, videos[q.video], n, q, mode)
+                   for n, q in enumerate(questions, 1) for mode in MODES]  # fmt: skip
+        prep["server_errors"] = [repr(e) for e in srv.errors]
+    return records, prep
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the questions in both modes, print the figures, write ``<out>/bench_agent.json``."""
     parser = argparse.ArgumentParser(
@@ -520,54 +491,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="store_true",
         help=f"{QUICK_QUESTIONS} questions at {QUICK_LATENCY:g} s latency",
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # fmt: skip
     latency = args.latency if args.latency is not None else QUICK_LATENCY if args.quick else 1.0
     count = args.questions or (QUICK_QUESTIONS if args.quick else len(QUESTIONS))
     if not 1 <= count <= len(QUESTIONS) or latency < 0:
         parser.error(f"--questions must be 1..{len(QUESTIONS)} and --latency >= 0")
-    questions = QUESTIONS[:count]
     require_tools(speech=True)
     facts = {**machine_facts(), "platform": platform.platform()}
     print(f"machine: {facts['nproc']} cores, {facts['cpu']}, {facts['platform']}")
+    questions = QUESTIONS[:count]
     args.out.mkdir(parents=True, exist_ok=True)
     videos = make_videos(args.out / "bench-agent-media", {q.video for q in questions})
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-agent-", dir=args.out) as work,
-        FakeOpenAIServer(BenchModel(), latency=0.0) as srv,
-    ):
-        agents, llm = agents_for(srv, Path(work))
-        prep = prepare(agents, llm, videos, questions[0])
-        print(
-            "memories built in " + ", ".join(f"{k} {v:.1f} s" for k, v in prep["index_s"].items())
-        )
-        srv.latency = latency
-        print(f"{count} questions x {len(MODES)} modes at {latency:g} s model latency\n")
-        records = [
-            ask(agents, llm, videos[q.video], n, q, mode)
-            for n, q in enumerate(questions, 1)
-            for mode in MODES
-        ]
-        server_errors = [repr(e) for e in srv.errors]
+    with tempfile.TemporaryDirectory(prefix="bench-agent-", dir=args.out) as work:
+        records, prep = run(questions, videos, latency, Path(work))
     summary = {m: summarize([r for r in records if r.mode == m]) for m in MODES}
     checks = targets(summary, latency)
     report(records, summary, checks)
-    if server_errors:
-        print(f"\nthe fake model failed {len(server_errors)} times: {server_errors[:3]}")
+    if prep["server_errors"]:
+        print(f"\nthe fake model failed {len(prep['server_errors'])} times")
     result = {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": facts,
-        "latency_s": latency,
-        "question_count": count,
-        "quick": args.quick,
-        "summary": summary,
-        "targets": checks,
-        **prep,
-        "server_errors": server_errors,
-        "questions": [
-            {**asdict(q), "interval": VIDEOS[q.video].interval(q.scene)} for q in questions
-        ],
-        "records": [asdict(r) for r in records],
-    }
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": facts, "latency_s": latency,
+        "question_count": count, "quick": args.quick, "summary": summary, "targets": checks,
+        **prep, "records": [asdict(r) for r in records],
+        "questions": [{**asdict(q), "interval": VIDEOS[q.video].interval(q.scene)}
+                      for q in questions],
+    }  # fmt: skip
     out = args.out / "bench_agent.json"
     out.write_text(json.dumps(result, indent=1))
     print(f"\nwrote {out}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -71,6 +72,24 @@ def honest_responder(request: Request) -> str:
         return f"Frames at {times} show a coloured pattern with text: {shown}. Speech: {said}"
     items = _ITEMS.search(request.texts)
     return "Summary: " + (items.group(1).replace("\n", " ") if items else request.texts[:200])
+
+
+@pytest.fixture(scope="session")
+def speech_memory_cache(speech_video: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache holding the speech video's memory, captioned by the honest responder."""
+    from mcr_agent import Agent
+
+    cache = tmp_path_factory.mktemp("speech-memory")
+    with FakeOpenAIServer(honest_responder) as srv:
+        config = AgentConfig(base_url=srv.base_url, model="fake-vlm", cache_dir=cache)
+        Agent(config).index(speech_video)
+    return cache
+
+
+@pytest.fixture
+def cache_with_speech_memory(speech_memory_cache: Path, tmp_path: Path) -> Path:
+    """A private copy of `speech_memory_cache` (tests may extend or damage it)."""
+    return Path(shutil.copytree(speech_memory_cache, tmp_path / "cache", dirs_exist_ok=True))
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +215,10 @@ def test_a_model_that_never_answers_is_stopped_by_the_budget(
 )
 def test_spans_in_prose(text: str, spans: list[tuple[float, float]]) -> None:
     assert spans_in(text) == spans
+
+
+def test_no_tool_takes_a_file_or_url_argument() -> None:
+    """Tools read only the video and its memory: none can be pointed at another file."""
+    for name, tool in default_tools().items():
+        fields = tool.args.model_json_schema()["properties"]
+        assert not [f for f in fields if re.search(r"path|file|url|dir", f)], name

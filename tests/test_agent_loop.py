@@ -54,9 +54,9 @@ def overlaps(answer: Answer, lo: float, hi: float) -> bool:
     return any(e.start <= hi and lo <= e.end for e in answer.evidence)
 
 
-def test_answer_only_in_speech(speech_video: Path, tmp_path: Path) -> None:
+def test_answer_only_in_speech(speech_video: Path, cache_with_speech_memory: Path) -> None:
     with FakeOpenAIServer(HonestAgentModel()) as srv:
-        agent = agent_for(srv, tmp_path)
+        agent = agent_for(srv, cache_with_speech_memory)
         agent.index(speech_video)
         before = len(srv.requests)
         result = agent.run(
@@ -169,7 +169,7 @@ def test_the_gullible_model_would_obey_undelimited_instructions() -> None:
 
 
 def test_text_protocol_when_the_server_has_no_tool_parser(
-    speech_video: Path, tmp_path: Path
+    speech_video: Path, cache_with_speech_memory: Path
 ) -> None:
     honest = HonestAgentModel(native=False)
 
@@ -180,7 +180,7 @@ def test_text_protocol_when_the_server_has_no_tool_parser(
         return honest(request)
 
     with FakeOpenAIServer(vllm_without_parser) as srv:
-        result = agent_for(srv, tmp_path).run(
+        result = agent_for(srv, cache_with_speech_memory).run(
             speech_video,
             "What does the speaker say is parked?",
             ["A. a blue truck", "B. the red car", "C. a bicycle"],
@@ -190,7 +190,7 @@ def test_text_protocol_when_the_server_has_no_tool_parser(
     assert all("tools" not in r.body for r in later)
 
 
-def test_rate_limits_are_retried(speech_video: Path, tmp_path: Path) -> None:
+def test_rate_limits_are_retried(speech_video: Path, cache_with_speech_memory: Path) -> None:
     honest = HonestAgentModel()
     seen: list[int] = []
 
@@ -201,7 +201,7 @@ def test_rate_limits_are_retried(speech_video: Path, tmp_path: Path) -> None:
         return honest(request)
 
     with FakeOpenAIServer(flaky) as srv:
-        agent = agent_for(srv, tmp_path, max_retries=2)
+        agent = agent_for(srv, cache_with_speech_memory, max_retries=2)
         result = agent.run(speech_video, "What does the speaker say is parked?",
                            ["A. a blue truck", "B. the red car"])  # fmt: skip
     assert result.choice == "B"
@@ -219,10 +219,10 @@ def test_rate_limits_are_retried(speech_video: Path, tmp_path: Path) -> None:
     ids=["empty", "not-json", "unknown-tool", "letter-not-an-option", "broken-arguments"],
 )
 def test_garbage_replies_end_in_a_bounded_answer(
-    reply: Reply, speech_video: Path, tmp_path: Path
+    reply: Reply, speech_video: Path, cache_with_speech_memory: Path
 ) -> None:
     with FakeOpenAIServer(lambda r: reply if r.body.get("tools") else "ok") as srv:
-        agent = agent_for(srv, tmp_path, budget=Budget(max_steps=4, max_repairs=2))
+        agent = agent_for(srv, cache_with_speech_memory, budget=Budget(max_steps=4, max_repairs=2))
         result = agent.run(speech_video, "What does the speaker say is parked?",
                            ["A. a blue truck", "B. the red car"])  # fmt: skip
         reasoning = [r for r in srv.requests if r.body.get("tools")]
@@ -239,13 +239,22 @@ def test_a_dead_server_fails_fast_with_one_line(speech_video: Path, tmp_path: Pa
     assert not any(tmp_path.iterdir())  # failed before indexing anything
 
 
-def test_a_server_that_times_out_ends_in_one_line(speech_video: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [(Reply("late", delay=3.0), "timed out"), (Reply("down", status=503), "keeps failing")],
+    ids=["timeout", "5xx"],
+)
+def test_a_failing_server_ends_in_one_line(
+    failure: Reply, message: str, speech_video: Path, cache_with_speech_memory: Path
+) -> None:
     honest = HonestAgentModel()
 
-    def stuck(request: Request) -> str | Reply:
-        return Reply("late", delay=3.0) if request.body.get("tools") else honest(request)
+    def failing(request: Request) -> str | Reply:
+        return failure if request.body.get("tools") else honest(request)
 
-    with FakeOpenAIServer(stuck) as srv:
-        agent = agent_for(srv, tmp_path, timeout=0.5)
-        with pytest.raises(ModelServerError, match="timed out"):
+    with FakeOpenAIServer(failing) as srv:
+        agent = agent_for(srv, cache_with_speech_memory, timeout=0.5, max_retries=1)
+        with pytest.raises(ModelServerError, match=message) as err:
             agent.run(speech_video, "What is parked?")
+        assert "\n" not in str(err.value)
+        assert len([r for r in srv.requests if r.body.get("tools")]) == 2  # one retry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -26,7 +27,11 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> FakeOpenAIServer:
+def server(
+    monkeypatch: pytest.MonkeyPatch, cache_with_speech_memory: Path
+) -> Iterator[FakeOpenAIServer]:
+    """The honest fake model at MCR_BASE_URL; the speech video already indexed in the cache."""
+    monkeypatch.setenv("MCR_CACHE_DIR", str(cache_with_speech_memory))
     monkeypatch.setenv("MCR_API_KEY", SECRET)
     with FakeOpenAIServer(HonestAgentModel()) as srv:
         monkeypatch.setenv("MCR_BASE_URL", srv.base_url)
