@@ -21,6 +21,7 @@ from tools import Tool, WebSearcher
 
 from .answer import Answer, Event, VideoRef
 from .captioner import VLMCaptioner
+from .choice import normalize_options
 from .config import AgentConfig
 from .deps import Deps, Meter
 from .llm import OpenAIVideoLLM, VideoLLM
@@ -114,9 +115,9 @@ class Agent:
     ) -> Iterator[Event]:
         """Answer step by step: one `Event` per node; the last one carries the `Answer`."""
         question = _checked_question(question)
-        opts = tuple(o.strip() for o in options or () if o.strip())
+        opts = tuple(normalize_options([o for o in options or () if o.strip()]))
         # Fail in a second, not after minutes of indexing, on a bad file or a dead server.
-        probe(video)
+        info = probe(video)
         self.llm.ping()
         meter = Meter(self.llm, self.config.budget)
         if mode == "direct":
@@ -132,6 +133,7 @@ class Agent:
             load_memory=lambda: self.index(video, subtitles=subtitles, progress=progress),
             tools=self._tools if self._tools is not None else _default_tools(),
             web=self._web if self._web is not None else _default_web(),
+            video_path=info.path,
         )
         steps: list[Step] = []
         route = "global"

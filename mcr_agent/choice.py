@@ -8,21 +8,30 @@ from collections.abc import Sequence
 
 from .toolcalls import strip_think
 
-__all__ = ["closest_option", "extract_choice", "option_letters", "option_text"]
+__all__ = [
+    "closest_option",
+    "extract_choice",
+    "normalize_options",
+    "option_letters",
+    "option_text",
+]
 
-_PREFIX = re.compile(r"^\s*\(?([A-Za-z])[.):]\s*")
-# Ordered: explicit statements first, then a letter leading the reply, then a lone letter.
-_PATTERNS = (
-    r"(?:answer|choice|option)\s*(?:is|:)?\s*(?:option\s*)?[(\[]?\s*([A-Z])\b(?![a-z'])",
-    r"^\s*[(\[]?([A-Z])[)\].:,]",
-    r"^\s*([A-Z])\s*$",
-    r"^\s*([A-Z])\s+(?=[-\u2013\u2014])",
+_PREFIX = re.compile(r"^\s*\(?([A-Za-z])[.):]\s+")
+_L = r"[(\[]?\s*([A-Z])\s*[)\]]?"
+# Tiers, most explicit first; in tier 0 the last statement wins (reasoning often names
+# options it rejects before the one it picks), elsewhere the first.
+_TIERS = (
+    rf"\b(?:answer|choice|option|pick|select)\s*(?:is|would be|should be|:|=)\s*"
+    rf"(?:option\s*|choice\s*)?{_L}",
+    rf"\A\s*{_L}(?=[.:,)\]\s]|\Z)",
     r"[(\[]([A-Z])[)\]]",
-    r"\boption\s+([A-Z])\b",
+    r"^\s*([A-Z])\s*$",
+    r"\b(?:option|choice)\s+([A-Z])\b",
+    r"(?-i:\b([A-Z])\b)",  # a lone capital anywhere, as the official parser reads it
 )
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    [
+    {
         "a",
         "an",
         "the",
@@ -42,8 +51,26 @@ _STOP = frozenset(
         "that",
         "with",
         "by",
-    ]
+    }
 )
+
+
+def normalize_options(options: Sequence[str]) -> list[str]:
+    """Options as ``"X. text"``.
+
+    Kept as they are when every option carries its own distinct letter (``"B. red"``,
+    ``"(b) red"``); otherwise lettered A, B, C... by position, so the model, the parser and
+    the trace all use the same letters.
+    """
+    found = [_PREFIX.match(o) for o in options]
+    letters = [m.group(1).upper() for m in found if m]
+    if found and all(found) and len(set(letters)) == len(letters):
+        return [
+            f"{m.group(1).upper()}. {o[m.end() :].strip()}"
+            for m, o in zip(found, options, strict=True)
+            if m
+        ]
+    return [f"{chr(ord('A') + i)}. {o.strip()}" for i, o in enumerate(options)]
 
 
 def option_letters(options: Sequence[str]) -> list[str]:
@@ -63,23 +90,27 @@ def option_text(option: str) -> str:
 def extract_choice(text: str, letters: Sequence[str]) -> str | None:
     """The option letter a reply states, or None.
 
-    Reads "The answer is (B).", "B. Berries", "(c)", a bare "D"; a capital inside a word
-    (the "A" of "After") never counts, nor does a letter that is not an option.
+    Reads "The answer is (B).", "B. Berries", "(c)", a bare "D", and "Option A is wrong;
+    the answer is C" as C. A capital inside a word (the "A" of "After"), an article ("A man
+    ...") and a letter that is not an option never count.
     """
     body = strip_think(text).strip()
     allowed = {x.upper() for x in letters}
-    for pattern in _PATTERNS:
-        for m in re.finditer(pattern, body, re.IGNORECASE | re.MULTILINE):
-            letter = m.group(1).upper()
-            if letter in allowed and _not_a_word(body, m.start(1)):
-                return letter
+    for tier, pattern in enumerate(_TIERS):
+        found = [
+            m.group(1).upper()
+            for m in re.finditer(pattern, body, re.IGNORECASE | re.MULTILINE)
+            if m.group(1).upper() in allowed and _is_choice(body, m.start(1))
+        ]
+        if found:
+            return found[-1] if tier == 0 else found[0]
     return None
 
 
-def _not_a_word(body: str, at: int) -> bool:
-    """A lone "a"/"I" in prose is an article or pronoun unless written in capitals."""
-    letter = body[at]
-    return not (letter in "ai" and not body[max(0, at - 1) : at + 2].strip("([ )].:").isupper())
+def _is_choice(body: str, at: int) -> bool:
+    """False for a letter that is really a word: "A man", "I think", "a dog"."""
+    after = body[at + 1 : at + 3]
+    return not (body[at] in "AaIi" and len(after) == 2 and after[0] == " " and after[1].islower())
 
 
 def closest_option(text: str, options: Sequence[str]) -> str | None:

@@ -142,10 +142,11 @@ def ask(
     if trace is not None and trace.suffix.lower() not in (".html", ".htm", ".json"):
         raise click.BadParameter("the trace file must end in .html or .json", param_hint="--trace")
     if verbose:
-        logging.getLogger("mcr_agent").setLevel(logging.DEBUG)
+        for name in ("mcr_agent", "tools", "memory"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself
         for handler in logging.getLogger().handlers:
             handler.setLevel(logging.DEBUG)
-            handler.addFilter(lambda record: record.name.startswith(("mcr_agent", "tools")))
     config = AgentConfig.from_env(base_url=base_url, model=model)
     if max_steps is not None:
         config = config.replace(budget=dataclasses.replace(config.budget, max_steps=max_steps))
@@ -171,7 +172,7 @@ def ask(
         written = agent.save_trace(answer, trace)
         console.print(f"trace: {written}", highlight=False)
     if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, allow_nan=False))
     else:
         print_answer(_out, answer)
 

@@ -11,7 +11,10 @@ from tools import Evidence, data_block
 from .state import Belief, Note
 
 __all__ = [
+    "balanced",
     "belief_text",
+    "clamp_span",
+    "clamp_spans",
     "compress",
     "entry_lines",
     "estimate_tokens",
@@ -22,6 +25,7 @@ __all__ = [
 ]
 
 _KEEP_CHARS = 240
+_LOCAL = 120.0
 _SPAN = re.compile(
     r"\[?\s*(\d+(?:\.\d+)?)\s*(?:s\s*)?(?:-|\u2013|to)\s*(\d+(?:\.\d+)?)\s*s\b\]?"
     r"|\bat\s+(\d+(?:\.\d+)?)\s*s\b|\[(\d+(?:\.\d+)?)\s*s\]"
@@ -76,6 +80,8 @@ def compress(
 
     Notes whose evidence overlaps a protected span (what the current hypothesis cites) and
     the newest note are never touched. Others are first cut to a short excerpt, then dropped.
+    Evidence longer than `_LOCAL` seconds (a timeline, a summary) protects nothing: it
+    overlaps every span.
     """
     out = list(notes)
 
@@ -83,7 +89,8 @@ def compress(
         return sum(estimate_tokens(n.text) for n in out)
 
     def touchable(i: int) -> bool:
-        return i < len(out) - 1 and not (protect and overlaps_any(out[i].evidence, protect))
+        local = [e for e in out[i].evidence if e.end - e.start <= _LOCAL]
+        return i < len(out) - 1 and not (protect and overlaps_any(local, protect))
 
     for i in range(len(out)):
         if size() <= budget_tokens:
@@ -101,10 +108,31 @@ def compress(
 
 def _shortened(note: Note) -> Note:
     text = note.text[:_KEEP_CHARS].rsplit("\n", 1)[0] if "\n" in note.text[:_KEEP_CHARS] else ""
-    text = text or note.text[: _KEEP_CHARS - 1]
-    if "<data" in text and "</data>" not in text:
-        text += "\n</data>"  # keep the data delimiters balanced
-    return Note(note.kind, note.step, text + " …", note.evidence, note.tool, compressed=True)
+    text = balanced(text or note.text[: _KEEP_CHARS - 1], suffix=" …")
+    return Note(note.kind, note.step, text, note.evidence, note.tool, compressed=True)
+
+
+def balanced(text: str, *, suffix: str = "") -> str:
+    """Text cut anywhere, with `suffix` and the data blocks it left open closed again, so
+    nothing after it reads as data (or as instructions inside data)."""
+    opened = text.count("<data source=") - text.count("</data>")
+    return text + suffix + "\n</data>" * max(0, opened)
+
+
+def clamp_span(lo: float, hi: float, duration: float) -> tuple[float, float] | None:
+    """A span ordered and clamped into [0, duration]; None if nothing of it is in the video."""
+    lo, hi = min(lo, hi), max(lo, hi)
+    if hi < 0 or lo > duration or lo != lo or hi != hi:  # NaN compares false
+        return None
+    return max(0.0, lo), min(duration, hi)
+
+
+def clamp_spans(
+    spans: Iterable[tuple[float, float]], duration: float
+) -> tuple[tuple[float, float], ...]:
+    """`clamp_span` on each span, dropping those outside the video."""
+    kept = (clamp_span(lo, hi, duration) for lo, hi in spans)
+    return tuple(s for s in kept if s is not None)
 
 
 def spans_in(text: str) -> list[tuple[float, float]]:

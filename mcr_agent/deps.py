@@ -6,6 +6,7 @@ budget; `ModelPerceiver` is the model as tools see it (prompts from files).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
@@ -21,8 +22,6 @@ from .config import AgentConfig, Budget
 from .llm import Completion, Message, VideoLLM, image_part, text_part
 
 __all__ = ["Deps", "Meter", "ModelPerceiver", "Usage", "frame_parts"]
-
-Events = Callable[[str], None]
 
 
 @dataclass
@@ -139,7 +138,7 @@ class Deps:
         load_memory: Loads or builds the video's memory (called once, by observe).
         tools: Tools the model may call, by name.
         web: Web search backend, or None to switch web search off.
-        on_event: Called with a line for each notable event (progress display).
+        video_path: The video file as found now (its memory may record an older path).
     """
 
     config: AgentConfig
@@ -147,7 +146,7 @@ class Deps:
     load_memory: Callable[[], VideoMemory]
     tools: Mapping[str, Tool]
     web: WebSearcher | None = None
-    on_event: Events | None = None
+    video_path: str | None = None
 
     @property
     def budget(self) -> Budget:
@@ -155,7 +154,12 @@ class Deps:
 
     @functools.cached_property
     def memory(self) -> VideoMemory:
-        return self.load_memory()
+        memory = self.load_memory()
+        if self.video_path and memory.info.path != self.video_path:
+            # The memory is keyed by content: the same video moved or copied reuses it, and
+            # tools must decode the file that exists now.
+            memory.info = dataclasses.replace(memory.info, path=self.video_path)
+        return memory
 
     @functools.cached_property
     def tool_context(self) -> ToolContext:

@@ -15,7 +15,7 @@ from tools import Evidence, data_block
 
 from .answer import Answer, Event, VideoRef
 from .choice import closest_option, extract_choice, option_letters
-from .context import entry_lines, spans_in
+from .context import clamp_spans, entry_lines, spans_in
 from .deps import Meter, frame_parts
 from .llm import text_part
 from .state import Step
@@ -41,18 +41,25 @@ def run_direct(
     started = time.perf_counter()
     info = probe(video)
     budget = agent.config.budget
-    count = min(budget.direct_frames, max(1, budget.max_frames))
+    count = min(budget.direct_frames, budget.max_frames)
     # Frame centres of `count` equal slices, as lmms-eval's uniform sampling does.
     times = [(i + 0.5) * info.duration / count for i in range(count)]
     # A frame within half a slice of its target is as uniform as the exact one, and often
     # the keyframe a seek lands on: 32 frames of a 10-minute video in 0.4 s instead of 7 s.
-    frames = frames_at(
-        info.path,
-        times,
-        max_pixels=max(64 * 64, budget.call_pixels // count),
-        tolerance=info.duration / count / 2,
+    frames = (
+        frames_at(
+            info.path,
+            times,
+            max_pixels=max(64 * 64, budget.call_pixels // max(1, count)),
+            tolerance=info.duration / max(1, count) / 2,
+        )
+        if count
+        else []
     )
-    lines = entry_lines(read_subtitles(subtitles), limit=400) if subtitles else ""
+    # Officially only the subtitles at the sampled frames' times go with them.
+    cues = read_subtitles(subtitles) if subtitles else []
+    shown = [c for c in cues if any(c.start <= f.time <= c.end for f in frames)]
+    lines = entry_lines(shown, limit=400)
     text = prompts.render(
         "direct_answer",
         duration=f"{info.duration:.1f}",
@@ -62,19 +69,19 @@ def run_direct(
         question=question,
         options="\n".join(options) or _OPEN,
     )
-    parts = frame_parts(frames, max_frames=count, max_pixels=budget.call_pixels)
+    parts = frame_parts(frames, max_frames=max(1, count), max_pixels=budget.call_pixels)
     reply = meter.complete([{"role": "user", "content": [*parts, text_part(text)]}], max_tokens=256)
     choice = None
     if options:
         letters = option_letters(options)
         choice = extract_choice(reply.text, letters) or closest_option(reply.text, options)
         choice = choice or letters[0]  # a letter is always returned; confidence says how much
-    spans = spans_in(reply.text)[:4]
+    spans = clamp_spans(spans_in(reply.text)[:4], info.duration)
     evidence = tuple(Evidence(a, b, "direct", "") for a, b in spans)
     step = Step("direct", None, {"frames": len(frames)}, reply.text.splitlines()[0][:160],
                 time.perf_counter() - started)  # fmt: skip
     answer = Answer(
         question, options, reply.text, choice, 0.5, "direct", evidence, (step,),
-        meter.usage.to_dict(), VideoRef(info.path, info.duration, fingerprint(info.path)),
+        meter.usage.to_dict(), VideoRef(info.path, info.duration, fingerprint(info.path)[:20]),
     )  # fmt: skip
     yield Event("direct", (step,), answer)

@@ -50,11 +50,8 @@ def _timed(node: Node) -> Node:
         out = node(state, runtime)
         spent, waited = time.perf_counter() - started, usage.model_s - waited
         steps = list(out.get("steps", []))
-        own = sum(s.duration_s for s in steps)
-        steps = [s if s.duration_s else replace(s, duration_s=max(0.0, spent - own)) for s in steps]
-        if steps:  # the model wait of the whole node, on its last step
-            steps[-1] = replace(steps[-1], model_s=waited)
-        out["steps"] = steps
+        if len(steps) == 1 and not steps[0].duration_s:  # nodes of several steps time each
+            out["steps"] = [replace(steps[0], duration_s=spent, model_s=waited)]
         return out
 
     return run

@@ -194,6 +194,7 @@ class OpenAIVideoLLM:
         import openai
 
         url = self.config.base_url
+        why = _short(exc, self.config.api_key)
         if isinstance(exc, openai.APITimeoutError):
             return ModelServerError(
                 f"the model server at {url} timed out after {self.config.timeout:g} s "
@@ -212,21 +213,41 @@ class OpenAIVideoLLM:
                 "endpoint: check --model / MCR_MODEL and that the URL ends in /v1"
             )
         if isinstance(exc, openai.BadRequestError):
-            return ModelReplyError(f"the model server rejected a request: {_short(exc)}")
+            return ModelReplyError(f"the model server rejected a request: {why}")
         if isinstance(exc, openai.APIStatusError):
             return ModelServerError(
                 f"the model server at {url} keeps failing (HTTP {exc.status_code} after "
-                f"{self.config.max_retries} retries): {_short(exc)}; check its logs"
+                f"{self.config.max_retries} retries): {why}; check its logs"
             )
-        return ModelReplyError(f"unreadable reply from the model server at {url}: {_short(exc)}")
+        return ModelReplyError(f"unreadable reply from the model server at {url}: {why}")
 
 
-def _short(exc: Exception) -> str:
+def _short(exc: Exception, secret: str = "") -> str:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return " ".join(str(message).split())[:200]
+    text = " ".join(str(message).split())
+    if len(secret) >= 8:  # a server that echoes the key back must not put it on screen
+        text = text.replace(secret, "***")
+    return text[:200]
 
 
 def _read_reply(reply: Any, model: str, names: list[str]) -> Completion:
+    """The reply as a `Completion`; a reply of the wrong shape is a `ModelReplyError`."""
+    try:
+        return _completion(reply, model, names)
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+        raise ModelReplyError(
+            f"the model server sent a malformed reply ({type(exc).__name__}: {_short(exc)})"
+        ) from exc
+
+
+def _tokens(usage: Any, name: str) -> int:
+    try:
+        return max(0, int(getattr(usage, name, 0) or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _completion(reply: Any, model: str, names: list[str]) -> Completion:
     choices = getattr(reply, "choices", None)
     if not choices:
         raise ModelReplyError(f"the model server returned no choice ({model})")
@@ -234,10 +255,7 @@ def _read_reply(reply: Any, model: str, names: list[str]) -> Completion:
     content = message.content if isinstance(message.content, str) else ""
     native = getattr(message, "tool_calls", None) or []
     usage = getattr(reply, "usage", None)
-    tokens = (
-        int(getattr(usage, "prompt_tokens", 0) or 0),
-        int(getattr(usage, "completion_tokens", 0) or 0),
-    )
+    tokens = (_tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"))
     if not names:
         text = strip_think(content)
         if not text:

@@ -6,14 +6,14 @@ observe → route → reason → act → update → reason … → verify → an
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from memory import Level
-from tools import data_block, run_tool
+from tools import data_block
 
+from .calls import run_call
 from .choice import option_text
 from .context import compress, entry_lines, estimate_tokens, memory_note, spans_in
 from .deps import Deps
@@ -92,25 +92,10 @@ def act(state: AgentState, runtime: Runtime[Deps]) -> Update:
     steps: list[Step] = []
     frames = list(state.get("frames") or [])
     for call in state.get("pending") or []:
-        started = time.perf_counter()
-        result = run_tool(deps.tools[call.name], call.arguments, deps.tool_context)
-        body = "\n".join([result.text, *result.notes]).strip()
-        if result.error:
-            notes.append(Note("error", state["step"], result.error, tool=call.name))
-        else:
-            notes.append(Note("observation", state["step"], body, result.evidence, call.name))
-        frames = list(result.frames) or frames
-        line = (result.error or body or "(empty)").splitlines()[0][:160]
-        steps.append(
-            Step(
-                "act",
-                call.name,
-                call.arguments,
-                line,
-                time.perf_counter() - started,
-                feedback=result.error or body,
-            )
-        )
+        note, step, shown = run_call(call, deps, state.get("step", 0))
+        notes.append(note)
+        steps.append(step)
+        frames = shown or frames
     return {
         "fresh": [*state.get("fresh", []), *notes],
         "frames": frames,
@@ -133,8 +118,8 @@ def update(state: AgentState, runtime: Runtime[Deps]) -> Update:
         if e.end > e.start or e.source != "web"
     ]
     candidates = merge_spans([*seen[:4], *belief.candidates], gap=0, limit=6)
-    belief = Belief(belief.hypothesis, belief.uncertainty, tuple(candidates))
-    protect = spans_in(belief.hypothesis) + list(candidates[:2])
+    belief = Belief(belief.hypothesis, belief.uncertainty, tuple(candidates), belief.cited)
+    protect = [*belief.cited, *spans_in(belief.hypothesis)]
     before = [*state["context"], *fresh]
     context = compress(before, budget.context_tokens, protect=protect)
     shrunk = sum(1 for n in context if n.compressed) - sum(1 for n in before if n.compressed)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from memory import Frame, Level, VideoMemory
+from memory import Entry, Frame, Level, VideoError, VideoMemory
 from memory.frames import sample_window
 
 from .config import Budget
@@ -14,6 +15,7 @@ from .state import Note, Route
 
 __all__ = ["keyframes", "merge_spans", "prefetch"]
 
+logger = logging.getLogger(__name__)
 _SPEECH = (Level.SUBTITLE, Level.ASR)
 
 
@@ -65,26 +67,37 @@ def prefetch(
         )
         return [note], keyframes(memory, top, frames_most), f"{len(lines)} speech lines"
     if route == "fine-grained":
-        frames = [
-            f
-            for a, b in top
-            for f in sample_window(
-                memory.info.path,
-                a,
-                b,
-                fps=1.0,
-                max_frames=max(1, frames_most // len(top)),
-                max_pixels=budget.inspect_pixels,
-            )
-        ]
+        try:
+            frames = [
+                f
+                for a, b in top
+                for f in sample_window(
+                    memory.info.path,
+                    a,
+                    b,
+                    fps=1.0,
+                    max_frames=max(1, frames_most // len(top)),
+                    max_pixels=budget.inspect_pixels,
+                )
+            ]
+        except VideoError as exc:  # the memory's keyframes still show something
+            logger.warning("cannot re-sample frames (%s); using keyframes", exc)
+            return [], keyframes(memory, top, frames_most), "keyframes (video unreadable)"
         return [], frames, f"{len(frames)} high-resolution frames"
     if route == "temporal":
-        scenes = memory.level(Level.SCENE) or memory.level(Level.OCR) + memory.level(Level.ASR)
+        scenes = _captioned(memory.level(Level.SCENE)) or memory.level(Level.OCR) + memory.level(
+            Level.ASR
+        )
         note = memory_note("Timeline of the video:", scenes[:60], limit=140)
         return [note], keyframes(memory, top, frames_most), f"timeline of {len(scenes)} entries"
     if route == "global":
-        parts = memory.level(Level.SEGMENT) or memory.level(Level.SCENE)[:30]
+        parts = memory.level(Level.SEGMENT) or _captioned(memory.level(Level.SCENE))[:30]
         note = memory_note("Parts of the video:", parts, limit=600)
         spread = [(i * memory.duration / 4, (i + 1) * memory.duration / 4) for i in range(4)]
         return [note], keyframes(memory, spread, frames_most), f"{len(parts)} parts"
     return [], keyframes(memory, top, frames_most), "web search offered first"
+
+
+def _captioned(entries: list[Entry]) -> list[Entry]:
+    """Without placeholder entries of scenes the model has not captioned yet."""
+    return [e for e in entries if e.source != "uncaptioned"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import time
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -10,16 +12,25 @@ from pydantic import ValidationError
 
 import prompts
 from memory import Level
-from tools import data_block, run_tool
+from tools import data_block
 from tools.verify import parse_verdict
 
+from .calls import run_call
 from .choice import extract_choice, option_letters
-from .context import belief_text, entry_lines, render_context, spans_in
+from .context import (
+    balanced,
+    belief_text,
+    clamp_span,
+    clamp_spans,
+    entry_lines,
+    render_context,
+    spans_in,
+)
 from .deps import Deps, frame_parts
 from .errors import ModelReplyError
 from .llm import Message, text_part
 from .prefetch import keyframes
-from .state import AgentState, Belief, Note, NoteKind, Proposal, Step, Verdict
+from .state import AgentState, Belief, Note, Proposal, Step, Verdict
 from .toolcalls import ToolCall
 from .toolset import ANSWER, AnswerArgs, schemas
 
@@ -58,13 +69,15 @@ def reason(state: AgentState, runtime: Runtime[Deps]) -> Update:
         problems += [problem] if problem else []
         break
     if proposal is None and not calls and not problems:
-        proposal, problem = _prose_proposal(reply.text, letters)
+        proposal, problem = _prose_proposal(reply.text, letters, deps.memory.duration)
         problems += [problem] if problem else []
     if proposal is None and not calls:
         summary = "; ".join(problems)[:200] or "no tool call and no answer"
         return _repair(state, step, " ".join(problems), summary=summary, fresh=fresh, belief=belief)
     answered = next((c for c in reply.calls if c.name == ANSWER), ToolCall(ANSWER, {}))
     first = answered if proposal else calls[0]
+    if proposal is not None and proposal.evidence:
+        belief = Belief(proposal.answer, belief.uncertainty, belief.candidates, proposal.evidence)
     summary = proposal.answer if proposal else (belief.hypothesis or reply.text or first.name)
     return {
         "step": step,
@@ -129,6 +142,7 @@ def _belief(old: Belief, text: str) -> Belief:
         found.get("hypothesi", old.hypothesis)[:300],
         found.get("uncertain", old.uncertainty)[:300],
         old.candidates,
+        old.cited,
     )
 
 
@@ -144,20 +158,18 @@ def _proposal(call: ToolCall, letters: list[str], duration: float) -> tuple[Prop
     if letters and choice not in letters:
         shown = f"{args.choice!r} is not" if args.choice else "no choice is"
         return None, f"{shown} one of the options ({', '.join(letters)}): set `choice`"
-    spans = tuple(
-        (max(0.0, min(s.start, s.end)), min(duration, max(s.start, s.end))) for s in args.evidence
-    )
+    spans = clamp_spans(((s.start, s.end) for s in args.evidence), duration)
     return Proposal(args.answer, choice, spans, args.confidence), ""
 
 
-def _prose_proposal(text: str, letters: list[str]) -> tuple[Proposal | None, str]:
+def _prose_proposal(text: str, letters: list[str], duration: float) -> tuple[Proposal | None, str]:
     """A reply that answers in prose instead of calling `answer` still counts."""
     if not text:
         return None, "the reply was empty"
     choice = extract_choice(text, letters) if letters else None
     if letters and choice is None:
         return None, "no tool call and no option letter: call a tool or `answer` with `choice`"
-    return Proposal(text[:600], choice, tuple(spans_in(text)[:4]), 0.5), ""
+    return Proposal(text[:600], choice, clamp_spans(spans_in(text)[:4], duration), 0.5), ""
 
 
 def verify(state: AgentState, runtime: Runtime[Deps]) -> Update:
@@ -171,14 +183,17 @@ def verify(state: AgentState, runtime: Runtime[Deps]) -> Update:
         note = "skipped: no model call left"
         return {"verdict": None, "verifications": done, "steps": [Step("verify", summary=note)]}
     spans = list(proposal.evidence) or list(state["belief"].candidates[:2])
+    started, waited = time.perf_counter(), deps.meter.usage.model_s
     try:
         reply = deps.meter.complete(_verify_messages(state, deps, spans), max_tokens=300).text
     except ModelReplyError as exc:
         note = f"unreadable verification ({exc}); keeping the answer"
         return {"verdict": None, "verifications": done, "steps": [Step("verify", summary=note)]}
-    verdict = _verdict(reply)
-    line = f"{'supported' if verdict.supported else 'not supported'}: {verdict.reason}"[:160]
-    steps = [Step("verify", summary=line, feedback=reply)]
+    verdict = _verdict(reply, deps.memory.duration)
+    verb = {True: "supported", False: "not supported", None: "no readable verdict"}
+    line = f"{verb[verdict.supported]}: {verdict.reason}"[:160]
+    spent, waited = time.perf_counter() - started, deps.meter.usage.model_s - waited
+    steps = [Step("verify", summary=line, duration_s=spent, feedback=reply, model_s=waited)]
     update: Update = {"verdict": verdict, "verifications": done, "steps": steps}
     if verdict.supported is not False or not _can_retry(state, deps, done):
         return update
@@ -209,14 +224,9 @@ def _reperceive(
         f"{state['question']} Is this answer right: {proposal.answer!r}? "
         "Look for what confirms or contradicts it."
     )
-    args = {"start": lo, "end": hi, "question": question}
-    result = run_tool(deps.tools["inspect"], args, deps.tool_context)
-    body = result.error or result.text
-    kind: NoteKind = "error" if result.error else "observation"
-    note = Note(kind, state.get("step", 0), body, result.evidence, "inspect")
-    steps.append(
-        Step("verify", "inspect", args, body.splitlines()[0][:160] if body else "", 0.0, body)
-    )
+    call = ToolCall("inspect", {"start": lo, "end": hi, "question": question})
+    note, step, frames = run_call(call, deps, state.get("step", 0))
+    steps.append(dataclasses.replace(step, node="verify"))
     problem = (
         f"Verification did not support the answer {proposal.answer!r}: {verdict.reason}"
         + (f" Conflicts: {verdict.conflicts}." if verdict.conflicts else "")
@@ -224,7 +234,10 @@ def _reperceive(
     )
     old = state["belief"]
     belief = Belief(
-        proposal.answer, verdict.reason, tuple(dict.fromkeys([(lo, hi), *old.candidates]))[:6]
+        proposal.answer,
+        verdict.reason,
+        tuple(dict.fromkeys([(lo, hi), *old.candidates]))[:6],
+        tuple(dict.fromkeys([*proposal.evidence, (lo, hi)])),
     )
     return {
         "proposal": None,
@@ -234,7 +247,7 @@ def _reperceive(
             Note("verification", state.get("step", 0), problem),
             note,
         ],
-        "frames": list(result.frames) or state.get("frames", []),
+        "frames": frames or state.get("frames", []),
         "belief": belief,
     }
 
@@ -266,7 +279,7 @@ def _verify_messages(
         options="\n".join(options) or _OPEN,
         answer=answer,
         cited=", ".join(f"[{a:.1f}-{b:.1f} s]" for a, b in spans) or "none",
-        context=context[:12000],
+        context=balanced(context[:12000]),
     )
     budget = deps.budget
     most = min(6, budget.frames_per_call, max(0, deps.meter.frames_left))
@@ -275,21 +288,11 @@ def _verify_messages(
     return [{"role": "user", "content": [*parts, text_part(text)]}]
 
 
-def _verdict(reply: str) -> Verdict:
+def _verdict(reply: str, duration: float) -> Verdict:
     read = parse_verdict(reply)
     window = _WINDOW.search(reply)
     block = _EVIDENCE.search(reply)
-    spans = tuple(
-        (min(float(a), float(b)), max(float(a), float(b)))
-        for a, b in _PAIR.findall(block.group(1) if block else "")
-    )
-    return Verdict(
-        read.supported,
-        read.confidence,
-        read.reason,
-        read.conflicts,
-        spans,
-        (min(float(window[1]), float(window[2])), max(float(window[1]), float(window[2])))
-        if window
-        else None,
-    )
+    pairs = _PAIR.findall(block.group(1) if block else "")
+    spans = clamp_spans(((float(a), float(b)) for a, b in pairs), duration)
+    uncertain = clamp_span(float(window[1]), float(window[2]), duration) if window else None
+    return Verdict(read.supported, read.confidence, read.reason, read.conflicts, spans, uncertain)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from memory import BuildReport, VideoMemory
@@ -15,9 +16,9 @@ __all__ = ["print_answer", "print_build", "print_step"]
 
 def print_step(console: Console, step: Step) -> None:
     """One line per node run: node, tool, what happened."""
-    tool = f" [cyan]{step.tool}[/]" if step.tool else ""
+    tool = f" [cyan]{escape(step.tool)}[/]" if step.tool else ""
     console.print(
-        f"  [dim]{step.duration_s:5.1f}s[/] [bold]{step.node:<7}[/]{tool} {step.summary}",
+        f"  [dim]{step.duration_s:5.1f}s[/] [bold]{step.node:<7}[/]{tool} {escape(step.summary)}",
         highlight=False,
         soft_wrap=False,
         overflow="ellipsis",
@@ -28,7 +29,7 @@ def print_step(console: Console, step: Step) -> None:
 def print_answer(console: Console, answer: Answer) -> None:
     """The answer, its option, confidence, cited timestamps and the usage of the question."""
     head = f"[bold green]{answer.choice}[/]  " if answer.choice else ""
-    console.print(f"\n{head}[bold]{answer.answer}[/]", highlight=False)
+    console.print(f"\n{head}[bold]{escape(answer.answer)}[/]", highlight=False)
     console.print(
         f"confidence {answer.confidence:.2f} · route {answer.route}", highlight=False, style="dim"
     )
@@ -36,7 +37,7 @@ def print_answer(console: Console, answer: Answer) -> None:
         text = " ".join(e.text.split())
         text = text if len(text) <= 110 else text[:109] + "…"
         console.print(
-            f"  [{_clock(e.start)}-{_clock(e.end)}] {e.source}: {text}".rstrip(": "),
+            escape(f"  [{_clock(e.start)}-{_clock(e.end)}] {e.source}: {text}".rstrip(": ")),
             highlight=False,
         )
     u = answer.usage

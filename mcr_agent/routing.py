@@ -31,7 +31,7 @@ _CUES: dict[Route, list[tuple[str, float]]] = {
         (
             r"\b(how many|count|number of|colou?r|what (?:is )?written|text|sign|label|"
             r"logo|read|digit|score|price|jersey|wear(?:s|ing)?|hold(?:s|ing)?|shape|"
-            r"left|right|small|detail|exact(?:ly)?)\b",
+            r"(?:on|to) the (?:left|right)|(?:left|right) side|small|detail|exact(?:ly)?)\b",
             1.5,
         ),
         (r"\b\d+\b", 0.3),

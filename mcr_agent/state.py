@@ -6,6 +6,7 @@ key is replaced by the node that writes it.
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
@@ -55,11 +56,13 @@ class Note:
 
 @dataclass(frozen=True)
 class Belief:
-    """The agent's compact belief: hypothesis, open uncertainty, candidate timestamps."""
+    """The agent's compact belief: hypothesis, open uncertainty, candidate timestamps, and
+    the spans the hypothesis rests on (kept through context compression)."""
 
     hypothesis: str = ""
     uncertainty: str = ""
     candidates: tuple[tuple[float, float], ...] = ()
+    cited: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ class Step:
         return {
             "node": self.node,
             "tool": self.tool,
-            "args": self.args,
+            "args": _finite(self.args),
             "summary": self.summary,
             "duration_s": round(self.duration_s, 3),
         }
@@ -168,3 +171,15 @@ class AgentState(InputState, total=False):
     """The answer, set by the answer node."""
     steps: Annotated[list[Step], operator.add]
     """One record per node run."""
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe copy: NaN and infinities (which `json.loads` accepts from a model) become
+    None, so ``ask --json`` stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

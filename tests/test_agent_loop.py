@@ -12,6 +12,7 @@ import pytest
 from mcr_agent import Agent, AgentConfig, ModelServerError
 from mcr_agent.answer import Answer
 from mcr_agent.config import Budget
+from mcr_agent.llm import Completion
 from mcr_agent.media import make_scenes_video
 from tests.agent_model import HonestAgentModel
 from tests.fake_openai import FakeOpenAIServer, Reply, Request
@@ -215,8 +216,32 @@ def test_rate_limits_are_retried(speech_video: Path, cache_with_speech_memory: P
         Reply("Hypothesis: maybe", tool_calls=[{"name": "teleport", "arguments": {}}]),
         Reply("", tool_calls=[{"name": "answer", "arguments": {"answer": "x", "choice": "Q"}}]),
         Reply("", tool_calls=[{"name": "inspect", "arguments": '{"start": 1, "end":'}]),
+        Reply(
+            body='{"id": "x", "object": "chat.completion", "created": 0, "model": "m", '
+            '"choices": [{"index": 0, "message": null, "finish_reason": "stop"}]}'
+        ),
+        Reply(
+            body='{"id": "x", "object": "chat.completion", "created": 0, "model": "m", '
+            '"choices": 5, "usage": {"prompt_tokens": "abc"}}'
+        ),
+        Reply(
+            body='{"id": "x", "object": "chat.completion", "created": 0, "model": "m", '
+            '"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": '
+            '"assistant", "content": null, "tool_calls": [{"id": "c", "type": "function"}]}}]}'
+        ),
+        Reply("", tool_calls=[{"name": "inspect", "arguments": {"start": "NaN", "end": 3}}]),
     ],
-    ids=["empty", "not-json", "unknown-tool", "letter-not-an-option", "broken-arguments"],
+    ids=[
+        "empty",
+        "not-json",
+        "unknown-tool",
+        "letter-not-an-option",
+        "broken-arguments",
+        "null-message",
+        "choices-not-a-list",
+        "call-without-function",
+        "nan-argument",
+    ],
 )
 def test_garbage_replies_end_in_a_bounded_answer(
     reply: Reply, speech_video: Path, cache_with_speech_memory: Path
@@ -258,3 +283,36 @@ def test_a_failing_server_ends_in_one_line(
             agent.run(speech_video, "What is parked?")
         assert "\n" not in str(err.value)
         assert len([r for r in srv.requests if r.body.get("tools")]) == 2  # one retry
+
+
+def test_a_moved_video_reuses_its_memory_and_reads_the_new_file(
+    cache_with_speech_memory: Path, speech_video: Path, tmp_path: Path
+) -> None:
+    moved = tmp_path / "elsewhere" / "renamed.mp4"
+    moved.parent.mkdir()
+    moved.write_bytes(speech_video.read_bytes())
+    with FakeOpenAIServer(HonestAgentModel()) as srv:
+        agent = agent_for(srv, cache_with_speech_memory)
+        before = len(srv.requests)
+        result = agent.run(moved, "What text is written on the screen at the end?",
+                           ["A. GOODBYE", "B. HELLO WORLD", "C. SEE YOU"])  # fmt: skip
+        captions = [r for r in srv.requests[before:] if "describing one scene" in r.texts]
+    assert not captions  # the memory was found by content, nothing rebuilt
+    assert result.video.path == str(moved.resolve()) and result.choice == "B"
+    assert result.route == "fine-grained"  # its high-resolution frames came from the new file
+
+
+def test_a_client_that_does_not_filter_tool_names(speech_video: Path, tmp_path: Path) -> None:
+    from tests.scripted_llm import ScriptedLLM, call
+
+    llm = ScriptedLLM([call("teleport", start=1), call("answer", answer="the red car", choice="B",
+                       evidence=[{"start": 9, "end": 12}])])  # fmt: skip
+    llm.replies.append(Completion('{"supported": true, "confidence": 0.8, "reason": "said"}'))
+    config = AgentConfig(base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path)
+    result = Agent(config, llm=llm, web=NoWeb()).run(  # type: ignore[arg-type]
+        speech_video, "What is parked?", ["A. a blue truck", "B. the red car"]
+    )
+    llm.assert_consumed()
+    act = [s for s in result.steps if s.node == "act"]
+    assert act[0].tool == "teleport" and "unknown tool 'teleport'" in act[0].summary
+    assert result.choice == "B" and overlaps(result, 9.0, 12.0)

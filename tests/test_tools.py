@@ -20,7 +20,7 @@ def test_memory_search_cites_timestamps(mem) -> None:  # type: ignore[no-untyped
     result = run_tool(MemorySearch(), {"query": "hello world", "levels": ["ocr"]}, ToolContext(mem))
     assert result.error is None
     assert result.evidence[0].text == "HELLO WORLD" and result.evidence[0].start >= 15.0 - 1e-6
-    assert result.text.startswith("[15.0-20.0 s] (ocr) HELLO WORLD")
+    assert result.text.startswith('<data source="memory">\n[15.0-20.0 s] (ocr) HELLO WORLD')
 
 
 def test_memory_search_in_a_window_clamped(mem) -> None:  # type: ignore[no-untyped-def]

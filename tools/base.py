@@ -126,8 +126,8 @@ class ToolContext:
     limits: FrameLimits = field(default_factory=FrameLimits)
 
 
-class ToolArgs(BaseModel, extra="forbid"):
-    """Base of tool argument models: unknown arguments are errors."""
+class ToolArgs(BaseModel, extra="forbid", allow_inf_nan=False):
+    """Base of tool argument models: unknown arguments and non-finite numbers are errors."""
 
 
 class WindowArgs(ToolArgs):

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Evidence, ToolArgs, ToolContext, ToolResult, clamp_window
+from .base import Evidence, ToolArgs, ToolContext, ToolResult, clamp_window, data_block
 
 __all__ = ["MemorySearch", "MemorySearchArgs"]
 
@@ -57,5 +57,9 @@ class MemorySearch:
             Evidence(h.entry.start, h.entry.end, h.entry.level.value, h.entry.text) for h in hits
         )
         lines = [f"[{e.start:.1f}-{e.end:.1f} s] ({e.source}) {e.text}" for e in evidence]
-        text = "\n".join(lines) if lines else f"no memory entry matches {args.query!r}"
+        text = (
+            data_block("memory", "\n".join(lines))
+            if lines
+            else (f"no memory entry matches {args.query!r}")
+        )
         return ToolResult(text, evidence, notes=tuple(notes))
