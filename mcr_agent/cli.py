@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import click
@@ -175,6 +176,26 @@ def ask(
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, allow_nan=False))
     else:
         print_answer(_out, answer)
+
+
+class _Plugins(click.Group):
+    """Commands registered by name under the ``mcr_agent.eval`` entry-point group, loaded
+    only when used (the evaluations live in a layer above this package)."""
+
+    def _found(self) -> dict[str, metadata.EntryPoint]:
+        return {ep.name: ep for ep in metadata.entry_points(group="mcr_agent.eval")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self._found())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = self._found().get(cmd_name)
+        return entry.load() if entry is not None else None
+
+
+@main.group(cls=_Plugins, name="eval")
+def eval_() -> None:
+    """Run a benchmark evaluation (videomme)."""
 
 
 @main.group()

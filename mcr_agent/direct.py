@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import prompts
-from memory import fingerprint, probe, read_subtitles
+from memory import Entry, fingerprint, probe, read_subtitles
 from memory.frames import frames_at
 from tools import Evidence, data_block
 
@@ -59,16 +59,7 @@ def run_direct(
     # Officially only the subtitles at the sampled frames' times go with them.
     cues = read_subtitles(subtitles) if subtitles else []
     shown = [c for c in cues if any(c.start <= f.time <= c.end for f in frames)]
-    lines = entry_lines(shown, limit=400)
-    text = prompts.render(
-        "direct_answer",
-        duration=f"{info.duration:.1f}",
-        subtitles=f"This video's subtitles follow.\n{data_block('subtitles', lines)}\n"
-        if lines
-        else "",
-        question=question,
-        options="\n".join(options) or _OPEN,
-    )
+    text = _prompt(info.duration, shown, question, options)
     parts = frame_parts(frames, max_frames=max(1, count), max_pixels=budget.call_pixels)
     reply = meter.complete([{"role": "user", "content": [*parts, text_part(text)]}], max_tokens=256)
     choice = None
@@ -85,3 +76,33 @@ def run_direct(
         meter.usage.to_dict(), VideoRef(info.path, info.duration, fingerprint(info.path)[:20]),
     )  # fmt: skip
     yield Event("direct", (step,), answer)
+
+
+def _prompt(duration: float, cues: list[Entry], question: str, options: tuple[str, ...]) -> str:
+    """Video-MME's official prompt for multiple choice (subtitles kept as data); a short
+    open-answer prompt otherwise."""
+    lines = "\n".join(c.text for c in cues) if options else entry_lines(cues, limit=400)
+    if options:
+        letters = option_letters(options)
+        listed = ", ".join(letters[:-1]) + f", or {letters[-1]}" if len(letters) > 1 else letters[0]
+        subtitles = (
+            f"This video's subtitles are listed below:\n{data_block('subtitles', lines)}\n"
+            if cues
+            else ""
+        )
+        return prompts.render(
+            "direct_mcq",
+            subtitles=subtitles,
+            letters=listed,
+            question=question,
+            options="\n".join(options),
+        )
+    return prompts.render(
+        "direct_answer",
+        duration=f"{duration:.1f}",
+        subtitles=f"This video's subtitles follow.\n{data_block('subtitles', lines)}\n"
+        if cues
+        else "",
+        question=question,
+        options=_OPEN,
+    )

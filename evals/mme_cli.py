@@ -1,0 +1,136 @@
+"""``mcr-agent eval videomme``: parse, plan, run with a progress bar, write the reports."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from mcr_agent import Agent, AgentConfig, ConfigError
+
+from .mme_data import load_questions, select
+from .mme_log import ResultLog
+from .mme_score import record_letter
+from .videomme import EvalSettings, Plan, check_resumable, plan_run, run_eval
+
+__all__ = ["videomme"]
+
+_out = Console()
+
+
+@click.command("videomme")
+@click.option("--data", type=click.Path(path_type=Path), required=True,
+              help="The Video-MME parquet (or a JSON list), or the folder holding it.")  # fmt: skip
+@click.option("--videos", type=click.Path(path_type=Path),
+              help="Folder of <videoID>.mp4 files (default: the --data folder).")  # fmt: skip
+@click.option("--subtitles", is_flag=True, help="Use <videoID>.srt subtitles.")
+@click.option("--subtitle-dir", type=click.Path(path_type=Path),
+              help="Folder of the .srt files (default: --videos, then its subtitle/).")  # fmt: skip
+@click.option("--mode", type=click.Choice(["agent", "direct"]), default="agent", show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 256), default=4, show_default=True)
+@click.option("--limit", type=click.IntRange(1), help="At most this many questions.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("videomme-out"),
+              show_default=True, help="Results folder (a run resumes from it).")  # fmt: skip
+@click.option("--duration", "durations", multiple=True, help="short, medium or long (repeat).")
+@click.option("--domain", "domains", multiple=True, help="Only this domain (repeat).")
+@click.option("--task-type", "task_types", multiple=True, help="Only this task type (repeat).")
+@click.option("--ids", multiple=True, help="Only these question or video ids (repeat).")
+@click.option("--frames", type=click.IntRange(1, 1024), default=64, show_default=True,
+              help="Frame budget per question, the same in both modes.")  # fmt: skip
+@click.option("--max-steps", type=click.IntRange(1, 50), default=6, show_default=True)
+@click.option("--base-url", help="OpenAI-compatible URL (default: $MCR_BASE_URL).")
+@click.option("--model", help="Model id (default: $MCR_MODEL or the server's first).")
+def videomme(
+    data: Path,
+    videos: Path | None,
+    subtitles: bool,
+    subtitle_dir: Path | None,
+    mode: str,
+    concurrency: int,
+    limit: int | None,
+    out: Path,
+    durations: tuple[str, ...],
+    domains: tuple[str, ...],
+    task_types: tuple[str, ...],
+    ids: tuple[str, ...],
+    frames: int,
+    max_steps: int,
+    base_url: str | None,
+    model: str | None,
+) -> None:
+    """Run the Video-MME evaluation (official format, resumable, agent or direct)."""
+    from .mme_report import write_reports
+
+    settings = EvalSettings(mode, subtitles, frames, concurrency, max_steps)
+    base = AgentConfig.from_env(base_url=base_url, model=model)
+    agent = Agent(settings.agent_config(base))
+    problem = agent.server_status()
+    if problem is not None:
+        raise ConfigError(problem)
+    folder = videos or (data if data.is_dir() else data.parent)
+    questions = select(
+        load_questions(data), durations=durations, domains=domains, task_types=task_types,
+        ids=ids, limit=limit,
+    )  # fmt: skip
+    log = ResultLog(out / f"{mode}.jsonl")
+    check_resumable(log, settings.comparable(agent.llm.model_name))
+    subs_dir = (subtitle_dir or folder) if subtitles else None
+    plan = plan_run(questions, log, videos=folder, subtitle_dir=subs_dir)
+    _print_plan(len(questions), plan, folder)
+    if plan.count:
+        _run(plan, agent, settings, log)
+    scores = write_reports(out)
+    for name, s in scores.items():
+        _out.print(
+            f"[bold]{name}[/]: {s.accuracy_strict:.1f}% strict ({s.correct}/{s.questions}), "
+            f"{s.accuracy_official:.1f}% official ({s.unparsed} unparsed, {s.errors} errors)",
+            highlight=False,
+        )
+    _out.print(f"reports: {out}/report.md, summary.json, official_*.json, accuracy.png")
+
+
+def _print_plan(selected: int, plan: Plan, folder: Path) -> None:
+    _out.print(
+        f"{selected} questions selected: {plan.count} to run, {len(plan.done)} done earlier",
+        highlight=False,
+    )
+    if plan.missing_videos:
+        shown = ", ".join(plan.missing_videos[:10]) + (
+            " ..." if len(plan.missing_videos) > 10 else ""
+        )
+        _out.print(
+            f"[yellow]{len(plan.missing_videos)} videos not found in {escape(str(folder))}[/] "
+            f"(their questions are skipped): {escape(shown)}",
+            highlight=False,
+        )
+    for line in plan.invalid[:10]:
+        _out.print(f"[yellow]skipped[/] {escape(line)}", highlight=False)
+    if len(plan.invalid) > 10:
+        _out.print(f"[yellow]... and {len(plan.invalid) - 10} more invalid questions[/]")
+
+
+def _run(plan: Plan, agent: Agent, settings: EvalSettings, log: ResultLog) -> None:
+    right = [0, 0]
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[acc]}"), TimeRemainingColumn(), console=_out,
+    )  # fmt: skip
+    task = progress.add_task(settings.mode, total=plan.count, acc="")
+    started = time.perf_counter()
+
+    def on_record(record: dict[str, object]) -> None:
+        right[0] += int(record_letter(record) == record["answer"])  # type: ignore[arg-type]
+        right[1] += 1
+        progress.update(task, advance=1, acc=f"acc {100 * right[0] / right[1]:.1f}%")
+        if not _out.is_terminal:
+            _out.print(f"{right[1]}/{plan.count} {record['question_id']}: "
+                       f"{record.get('choice')} (answer {record['answer']})",
+                       highlight=False)  # fmt: skip
+
+    with progress:
+        done = run_eval(plan, agent, settings, log, on_record=on_record)
+    _out.print(f"{done} questions in {time.perf_counter() - started:.0f} s", highlight=False)

@@ -1,0 +1,265 @@
+"""The Video-MME evaluation: ``mcr-agent eval videomme`` (or ``python -m evals.videomme``).
+
+Questions of one video share its memory, built once; questions run concurrently against the
+model server; every finished question is appended to ``<out>/<mode>.jsonl`` at once, so a
+killed run resumes where it stopped and never scores a question twice. At the end the scores
+(official and strict denominators), the official results JSON, a summary, a Markdown report
+and a chart are written next to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from mcr_agent import Agent, AgentConfig, ConfigError, MCRAgentError, ModelServerError
+from mcr_agent.answer import Answer
+
+from .mme_data import Question, find_subtitles, find_video
+from .mme_log import ResultLog
+
+__all__ = ["EvalSettings", "Plan", "plan_run", "run_eval"]
+
+logger = logging.getLogger(__name__)
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What a run is configured by; the fields in `comparable` must match to resume.
+
+    Attributes:
+        mode: ``agent`` or ``direct``.
+        subtitles: Whether the videos' .srt files are used.
+        frames: The frame budget of a question, the same in both modes for a fair comparison.
+        concurrency: Questions in flight at once.
+        max_steps: Reasoning steps of the agent.
+    """
+
+    mode: str = "agent"
+    subtitles: bool = False
+    frames: int = 64
+    concurrency: int = 4
+    max_steps: int = 6
+
+    def agent_config(self, base: AgentConfig) -> AgentConfig:
+        """The agent configuration for this run: frame budgets shared by both modes."""
+        budget = dataclasses.replace(
+            base.budget,
+            max_frames=self.frames,
+            direct_frames=self.frames,
+            max_steps=self.max_steps,
+        )
+        return base.replace(
+            budget=budget, max_concurrency=max(base.max_concurrency, self.concurrency)
+        )
+
+    def comparable(self, model: str) -> dict[str, Any]:
+        import prompts
+
+        return {
+            "mode": self.mode,
+            "model": model,
+            "subtitles": self.subtitles,
+            "frames": self.frames,
+            "max_steps": self.max_steps if self.mode == "agent" else None,
+            "prompts": {
+                n: prompts.version(n)
+                for n in (("reason", "verify_answer") if self.mode == "agent" else ("direct_mcq",))
+            },
+            "mcr_agent": metadata.version("mcr-agent"),
+        }
+
+
+@dataclass
+class Plan:
+    """What a run will do, known before any model call.
+
+    Attributes:
+        todo: Questions to answer, grouped by video in order, with their files.
+        done: Question ids answered by earlier runs of the same configuration.
+        missing_videos: videoIDs whose file was not found (their questions are skipped).
+        invalid: One line per question that is not valid Video-MME (skipped).
+    """
+
+    todo: list[tuple[Path, Path | None, list[Question]]]
+    done: set[str]
+    missing_videos: list[str]
+    invalid: list[str]
+
+    @property
+    def count(self) -> int:
+        return sum(len(qs) for _, _, qs in self.todo)
+
+
+def plan_run(
+    questions: Sequence[Question],
+    log: ResultLog,
+    *,
+    videos: Path,
+    subtitle_dir: Path | None,
+) -> Plan:
+    """Split the questions into those to run, already done, without video, and invalid."""
+    done = set(log.records())
+    invalid = [p for q in questions if (p := q.problem())]
+    bad = {line.split(":", 1)[0] for line in invalid}
+    groups: dict[str, list[Question]] = {}
+    for q in questions:
+        if q.question_id not in done and q.question_id not in bad:
+            groups.setdefault(q.videoID, []).append(q)
+    todo, missing = [], []
+    for name, group in groups.items():
+        video = find_video(videos, name)
+        if video is None:
+            missing.append(name)
+            continue
+        subs = find_subtitles(subtitle_dir, name) if subtitle_dir else None
+        todo.append((video, subs, group))
+    return Plan(todo, done & {q.question_id for q in questions}, missing, invalid)
+
+
+def run_eval(
+    plan: Plan,
+    agent: Agent,
+    settings: EvalSettings,
+    log: ResultLog,
+    *,
+    on_record: Callable[[Record], None] | None = None,
+) -> int:
+    """Answer the planned questions; returns how many were recorded.
+
+    Raises:
+        ModelServerError: The server stopped answering; what finished is saved, and the same
+            command resumes.
+    """
+    stop = threading.Event()
+    failure: list[ModelServerError] = []
+    recorded = [0]
+    lock = threading.Lock()
+    config = settings.comparable(agent.llm.model_name)
+
+    def finished(record: Record) -> None:
+        log.append(record)
+        with lock:
+            recorded[0] += 1
+        if on_record is not None:
+            on_record(record)
+
+    def answer(video: Path, subs: Path | None, q: Question) -> None:
+        if stop.is_set():
+            return
+        try:
+            result = agent.run(video, q.question, list(q.options), subtitles=subs,
+                               mode=settings.mode)  # type: ignore[arg-type]  # fmt: skip
+        except ModelServerError as exc:
+            failure.append(exc)
+            stop.set()
+            return
+        except MCRAgentError as exc:
+            finished(_record(q, settings, config, error=str(exc)))
+            return
+        finished(_record(q, settings, config, answer=result))
+
+    pool = ThreadPoolExecutor(max(1, settings.concurrency), thread_name_prefix="videomme")
+    futures: list[Future[None]] = []
+    try:
+        for video, subs, group in plan.todo:
+            if stop.is_set():
+                break
+            used = subs if settings.subtitles else None
+            try:
+                if settings.mode == "agent" and not _indexed(
+                    agent, video, used, group, settings, config, finished
+                ):
+                    continue
+            except ModelServerError as exc:
+                failure.append(exc)
+                stop.set()
+                break
+            futures += [pool.submit(answer, video, used, q) for q in group]
+        for future in futures:
+            future.result()
+    finally:
+        pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
+    if failure:
+        raise ModelServerError(
+            f"{failure[0]} ({recorded[0]} questions saved in {log.path}; "
+            "run the same command to resume)"
+        )
+    return recorded[0]
+
+
+def _indexed(
+    agent: Agent,
+    video: Path,
+    subs: Path | None,
+    group: list[Question],
+    settings: EvalSettings,
+    config: dict[str, Any],
+    finished: Callable[[Record], None],
+) -> bool:
+    """Build the video's memory once for all its questions; on a bad file, record each
+    question as failed (with the reason) and return False."""
+    try:
+        agent.index(video, subtitles=subs)
+    except ModelServerError:
+        raise
+    except MCRAgentError as exc:
+        for q in group:
+            finished(_record(q, settings, config, error=str(exc)))
+        return False
+    return True
+
+
+def _record(
+    q: Question,
+    settings: EvalSettings,
+    config: dict[str, Any],
+    *,
+    answer: Answer | None = None,
+    error: str | None = None,
+) -> Record:
+    base = {f.name: getattr(q, f.name) for f in dataclasses.fields(q)}
+    base["options"] = list(q.options)
+    return {
+        **base,
+        "mode": settings.mode,
+        "response": answer.answer if answer else "",
+        "choice": answer.choice if answer else None,
+        "confidence": answer.confidence if answer else 0.0,
+        "evidence": [e.to_dict() for e in answer.evidence] if answer else [],
+        "usage": dict(answer.usage) if answer else {},
+        "error": error,
+        "config": config,
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def check_resumable(log: ResultLog, config: dict[str, Any]) -> None:
+    """Refuse to mix configurations in one results file."""
+    for record in log.records().values():
+        theirs = {k: v for k, v in record.get("config", {}).items() if k != "mcr_agent"}
+        ours = {k: v for k, v in config.items() if k != "mcr_agent"}
+        if theirs != ours:
+            changed = sorted(k for k in ours if theirs.get(k) != ours[k])
+            raise ConfigError(
+                f"{log.path} holds results of another configuration ({', '.join(changed)} "
+                "differ): use another --out, or the same settings to resume"
+            )
+        return
+
+
+if __name__ == "__main__":
+    import sys
+
+    from mcr_agent.cli import main
+
+    main(["eval", "videomme", *sys.argv[1:]])

@@ -1,0 +1,194 @@
+"""The Video-MME evaluation end to end on a small generated dataset in the exact parquet
+schema, against the honest fake model server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd  # type: ignore[import-untyped]
+import pytest
+from click.testing import CliRunner
+
+from mcr_agent.cli import main
+from mcr_agent.media import make_scenes_video
+from tests.agent_model import HonestAgentModel
+from tests.fake_openai import FakeOpenAIServer, Reply, Request
+
+# (video_id, videoID, duration, domain, sub_category, texts, speech, questions)
+VIDEOS = [
+    ("001", "vidRedCar01", "short", "Life Record", "Daily Life",
+     ["SCORE 42", None, None], [None, "The red car is parked near the old bridge.", None],
+     [("OCR Problems", "What number follows the word SCORE?", ["17", "42", "99", "7"], "B"),
+      ("Action Recognition", "What does the speaker say is parked?",
+       ["a blue truck", "a bicycle", "the red car", "a horse"], "C")]),
+    ("002", "vidGate7B02", "medium", "Knowledge", "Geography",
+     [None, "GATE 7B", None], None,
+     [("OCR Problems", "Which gate does the sign show?",
+       ["GATE 3A", "GATE 1C", "GATE 9D", "GATE 7B"], "D"),
+      ("Counting Problem", "How many signs are shown?", ["1", "2", "3", "4"], "A")]),
+]  # fmt: skip
+
+
+def _rows() -> list[dict[str, object]]:
+    rows = []
+    for vid, name, duration, domain, sub, _, _, questions in VIDEOS:
+        for i, (task, question, options, answer) in enumerate(questions, 1):
+            rows.append({
+                "video_id": vid, "duration": duration, "domain": domain, "sub_category": sub,
+                "url": f"https://www.youtube.com/watch?v={name}", "videoID": name,
+                "question_id": f"{vid}-{i}", "task_type": task, "question": question,
+                "options": [f"{'ABCD'[j]}. {o}" for j, o in enumerate(options)],
+                "answer": answer,
+            })  # fmt: skip
+    rows.append({**rows[0], "question_id": "001-3", "options": ["A. x", "B. y", "E. z"]})
+    rows.append({**rows[0], "video_id": "003", "videoID": "vidMissing03", "question_id": "003-1"})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """HF layout: videomme/test-00000-of-00001.parquet, videos/<videoID>.mp4, subtitle/*.srt."""
+    root = tmp_path_factory.mktemp("videomme")
+    (root / "videomme").mkdir()
+    (root / "videos").mkdir()
+    (root / "subtitle").mkdir()
+    for _, name, _, _, _, texts, speech, _ in VIDEOS:
+        make_scenes_video(root / "videos" / f"{name}.mp4", scene_seconds=[4.0, 5.0, 3.0],
+                          texts=texts, speech=speech, fps=10)  # fmt: skip
+    cue = (
+        '1\n00:00:04,000 --> 00:00:08,500\n<font color="white" size=".72c">'
+        "The red car is parked.</font>\n"
+    )
+    (root / "subtitle" / "vidRedCar01.srt").write_text(cue)
+    pd.DataFrame(_rows()).to_parquet(root / "videomme" / "test-00000-of-00001.parquet")
+    return root
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["eval", "videomme", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def records(out: Path, mode: str) -> list[dict[str, object]]:
+    lines = (out / f"{mode}.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_agent_and_direct_runs_write_the_official_reports(dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with FakeOpenAIServer(HonestAgentModel()) as srv:
+        code, stdout, err = run("--data", str(dataset), "--out", str(out), "--base-url",
+                                srv.base_url, "--concurrency", "2")  # fmt: skip
+        assert code == 0, stdout + err
+        flat = " ".join(stdout.split())
+        assert "6 questions selected: 4 to run" in flat
+        assert "1 videos not found" in flat and "vidMissing03" in flat
+        assert "001-3: options are not" in flat
+        code, stdout, err = run("--data", str(dataset), "--out", str(out), "--base-url",
+                                srv.base_url, "--mode", "direct")  # fmt: skip
+        assert code == 0, stdout + err
+    agent = {r["question_id"]: r for r in records(out, "agent")}
+    assert set(agent) == {"001-1", "001-2", "002-1", "002-2"}
+    assert agent["001-2"]["choice"] == "C" and agent["002-1"]["choice"] == "D"
+    assert agent["001-1"]["choice"] == "B" and agent["001-1"]["usage"]["model_calls"] >= 2
+    assert all(r["config"]["mode"] == "agent" and r["error"] is None for r in agent.values())
+    official = json.loads((out / "official_agent.json").read_text())
+    assert [v["video_id"] for v in official] == ["001", "002"]
+    assert list(official[0]) == ["video_id", "duration", "domain", "sub_category", "questions"]
+    question = official[0]["questions"][1]
+    assert list(question) == ["question_id", "task_type", "question", "options", "answer",
+                              "response"]  # fmt: skip
+    assert question["response"].startswith("C. ") and question["answer"] == "C"
+    summary = json.loads((out / "summary.json").read_text())
+    assert json.dumps(summary, allow_nan=False)
+    assert (out / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "report.md").read_text()
+    assert "agent" in report and "direct" in report and "75.8" in report
+
+
+def test_a_dead_server_stops_the_run_and_the_same_command_resumes(
+    dataset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    honest = HonestAgentModel()
+    budget = [3]
+
+    def dies(request: Request) -> str | Reply:
+        if request.body.get("tools"):
+            budget[0] -= 1
+            if budget[0] < 0:
+                return Reply("gone", status=503)
+        return honest(request)
+
+    args = ["--data", str(dataset), "--out", str(out), "--concurrency", "1"]
+    with FakeOpenAIServer(dies) as srv:
+        code, stdout, err = run(*args, "--base-url", srv.base_url)
+    assert code == 1 and "run the same command to resume" in err and len(err.splitlines()) == 1
+    first = records(out, "agent")
+    assert 1 <= len(first) < 4
+    with FakeOpenAIServer(HonestAgentModel()) as srv:
+        code, stdout, err = run(*args, "--base-url", srv.base_url)
+    assert code == 0, stdout + err
+    assert f"{len(first)} done earlier" in " ".join(stdout.split())
+    ids = Counter(r["question_id"] for r in records(out, "agent"))
+    assert set(ids) == {"001-1", "001-2", "002-1", "002-2"} and max(ids.values()) == 1
+
+
+def test_a_killed_run_resumes_without_duplicates(dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["--data", str(dataset), "--out", str(out), "--concurrency", "1"]
+    env = {**os.environ, "MCR_CACHE_DIR": str(tmp_path / "cache")}
+    with FakeOpenAIServer(HonestAgentModel(), latency=0.3) as srv:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "evals.videomme", *args, "--base-url", srv.base_url],
+            cwd=Path(__file__).parent.parent, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        log = out / "agent.jsonl"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if log.exists() and log.read_text().count("\n") >= 1:
+                break
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with log.open("a") as f:
+            f.write('{"question_id": "002-1", "torn')  # as if killed mid-write
+        before = len(records_lenient(log))
+        assert 1 <= before < 4
+        code, stdout, err = run(*args, "--base-url", srv.base_url)
+    assert code == 0, stdout + err
+    ids = Counter(json.loads(line)["question_id"] for line in log.read_text().splitlines())
+    assert set(ids) == {"001-1", "001-2", "002-1", "002-2"} and max(ids.values()) == 1
+
+
+def records_lenient(path: Path) -> list[dict[str, object]]:
+    out = []
+    for line in path.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out
+
+
+def test_bad_inputs_are_one_line_errors(dataset: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.parquet"
+    pd.DataFrame([{"video_id": "001", "question": "?"}]).to_parquet(bad)
+    with FakeOpenAIServer(HonestAgentModel()) as srv:
+        code, _, err = run("--data", str(bad), "--base-url", srv.base_url)
+        assert code == 1 and "lacks the columns" in err and "options" in err
+        out = tmp_path / "out"
+        (out).mkdir()
+        (out / "agent.jsonl").write_text(json.dumps({"question_id": "001-1", "config": {
+            "mode": "agent", "model": "other-model"}}) + "\n")  # fmt: skip
+        code, _, err = run("--data", str(dataset), "--out", str(out), "--base-url", srv.base_url)
+        assert code == 1 and "another configuration" in err
+    code, _, err = run("--data", str(dataset))  # the autouse env: no server
+    assert code == 1 and "no model server answers" in err
