@@ -157,6 +157,7 @@ class CachedReader(KeyframeReader):
 _OPTION = re.compile(r"^([A-H])\.\s*(.+)$", re.MULTILINE)
 _DATA = re.compile(r"<data source=\"[^\"]*\">\n(.*?)\n</data>", re.DOTALL)
 _LINE_SPAN = re.compile(r"^\[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?) s\]")
+_DIRECT_CUES = ("sampled uniformly", "The best answer is:")  # open and multiple-choice prompts
 
 
 def _squash(text: str) -> str:
@@ -166,18 +167,19 @@ def _squash(text: str) -> str:
 @dataclass
 class BenchModel:
     """`HonestAgentModel`, plus an honest reply to the direct prompt, which it does not route:
-    the letter of the option it can read in the frames (OCR) or data blocks, else "A"."""
+    the letter of an option it can read in the frames (OCR) or data blocks, else "A"; with
+    the frame time it was read at, unless the prompt asks for the letter only."""
 
     honest: HonestAgentModel = field(default_factory=lambda: HonestAgentModel(ocr=CachedReader()))
 
     def __call__(self, request: Request) -> str | Reply:
         text = request.texts
-        if "sampled uniformly" in text and not request.body.get("tools"):
+        if not request.body.get("tools") and any(cue in text for cue in _DIRECT_CUES):
             return self._direct(request, text)
         return self.honest(request)
 
     def _direct(self, request: Request, text: str) -> str:
-        options = dict(_OPTION.findall(text.split("Options:", 1)[-1].split("\n\n")[0]))
+        options = dict(_OPTION.findall(_DATA.sub("", text)))
         seen: list[tuple[str, str]] = []
         for image, stamp in zip(request.images, request.image_timestamps, strict=True):
             where = f" (frame at [{stamp:.1f}-{stamp:.1f} s])" if stamp is not None else ""
@@ -185,12 +187,12 @@ class BenchModel:
         for line in "\n".join(_DATA.findall(text)).splitlines():
             m = _LINE_SPAN.match(line)
             seen.append((line, f" ([{m.group(1)}-{m.group(2)} s])" if m else ""))
-        for letter, option in options.items():
-            key = _squash(option)
-            for body, where in seen:
-                if key and key in _squash(body):
-                    return f"{letter}. {option}{where}"
-        return "A. None of the options can be read in these frames; a guess."
+        found = next(
+            ((letter, f"{letter}. {option}{where}") for letter, option in options.items()
+             for body, where in seen if _squash(option) and _squash(option) in _squash(body)),
+            ("A", "A. None of the options can be read in these frames; a guess."),
+        )  # fmt: skip
+        return found[0] if "only the letter" in text else found[1]
 
 
 class TimedLLM:
@@ -422,6 +424,9 @@ def report(records: list[Record], summary: dict[str, Any], checks: list[dict[str
                  f"{1000 * s['overhead_s_per_step']:.1f} ms",
                  f"{s['overhead_share']:.1%}")  # fmt: skip
         print(" | ".join([f"{mode:<6}", *(f"{c:>15}" for c in cells)]))
+    for mode in summary:
+        if not any(r.evidence for r in records if r.mode == mode):
+            print(f"note: no {mode} answer cites a time span, so its evidence recall is 0")
     print("\ntargets (overhead = wall time - model wait; per step = all overhead / all steps):")
     for c in checks:
         verdict = "PASS" if c["ok"] else "FAIL"

@@ -125,7 +125,7 @@ class Agent:
 
             yield from run_direct(self, meter, video, question, opts, subtitles=subtitles)
             return
-        from .graph import build_graph, recursion_limit
+        from .graph import compiled_graph, recursion_limit
 
         deps = Deps(
             config=self.config,
@@ -139,7 +139,7 @@ class Agent:
         route = "global"
         budget = self.config.budget
         limit = recursion_limit(budget.max_steps, budget.max_verifications)
-        for chunk in build_graph().stream(
+        for chunk in compiled_graph().stream(
             {"question": question, "options": list(opts)},
             context=deps,
             stream_mode="updates",

@@ -70,7 +70,7 @@ def run_direct(
     spans = clamp_spans(spans_in(reply.text)[:4], info.duration)
     evidence = tuple(Evidence(a, b, "direct", "") for a, b in spans)
     step = Step("direct", None, {"frames": len(frames)}, reply.text.splitlines()[0][:160],
-                time.perf_counter() - started)  # fmt: skip
+                time.perf_counter() - started, model_s=meter.usage.model_s)  # fmt: skip
     answer = Answer(
         question, options, reply.text, choice, 0.5, "direct", evidence, (step,),
         meter.usage.to_dict(), VideoRef(info.path, info.duration, fingerprint(info.path)[:20]),

@@ -16,7 +16,14 @@ from .deps import Deps
 from .nodes import act, answer, observe, reason, route, update, verify
 from .state import AgentState, InputState
 
-__all__ = ["after_reason", "after_update", "after_verify", "build_graph", "recursion_limit"]
+__all__ = [
+    "after_reason",
+    "after_update",
+    "after_verify",
+    "build_graph",
+    "compiled_graph",
+    "recursion_limit",
+]
 
 Node = Callable[[AgentState, Runtime[Deps]], dict[str, Any]]
 
@@ -86,3 +93,10 @@ def recursion_limit(max_steps: int, max_verifications: int) -> int:
     """LangGraph's super-step limit for a budget: each step runs at most reason, act, update
     and each verification verify, update, reason; plus observe, route, answer."""
     return 4 * max_steps + 3 * max_verifications + 8
+
+
+@functools.cache
+def compiled_graph() -> CompiledStateGraph[AgentState, Deps, InputState, AgentState]:
+    """`build_graph()` compiled once per process (about 15 ms saved per question); runs
+    share nothing through it, their dependencies come with each run's context."""
+    return build_graph()
