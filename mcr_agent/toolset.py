@@ -47,13 +47,12 @@ class _AnswerTool:
 
 def default_tools() -> dict[str, Tool]:
     """Every agent-callable tool, by name."""
+    from tools import MemorySearch
+    from tools.asr import Transcript
     from tools.grounding import TemporalGrounding
     from tools.inspect import Inspect
     from tools.ocr import ReadText
     from tools.segmentation import VideoSegmentation
-
-    from tools import MemorySearch
-    from tools.asr import Transcript
     from tools.summarize import Summarize
     from tools.verify import Verify
     from tools.web_search import WebSearch
