@@ -177,11 +177,16 @@ def chart(scores: Mapping[str, Score], path: str | os.PathLike[str]) -> None:
         names = ordered([n for g in groups.values() for n in g], canonical)
         width = 0.8 / len(modes)
         for i, mode in enumerate(modes):
-            xs = [j + (i - (len(modes) - 1) / 2) * width for j in range(len(names))]
-            ys = [groups[mode][n].accuracy_strict if n in groups[mode] else 0.0 for n in names]
+            offset = (i - (len(modes) - 1) / 2) * width
+            shown = [(j, n) for j, n in enumerate(names) if n in groups[mode]]
+            xs = [j + offset for j, _ in shown]
+            ys = [groups[mode][n].accuracy_strict for _, n in shown]
             bars = ax.bar(xs, ys, width, label=mode)
             ax.bar_label(bars, fmt="%.1f", fontsize=7)
-        ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 3 else 0, ha="right")
+        tilt = len(names) > 3
+        ax.set_xticks(
+            range(len(names)), names, rotation=30 if tilt else 0, ha="right" if tilt else "center"
+        )
         ax.set_ylim(0, 105)
         ax.set_ylabel("strict accuracy (%)")
         ax.set_xlabel(title.removeprefix("By ").capitalize())

@@ -62,7 +62,8 @@ class AgentConfig:
     """Everything a run of mcr-agent is configured by.
 
     Attributes:
-        base_url: OpenAI-compatible endpoint of the video-LLM server.
+        base_url: OpenAI-compatible endpoint of the video-LLM server; several servers of
+            the same model are separated by commas (requests go to the least busy).
         model: Model id; None means the first id the server lists.
         api_key: Key sent to the server (never logged).
         cache_dir: Where video memories are stored.
@@ -124,13 +125,19 @@ class AgentConfig:
         config.validate()
         return config
 
+    @property
+    def base_urls(self) -> list[str]:
+        """The servers: `base_url` may list several, separated by commas or spaces."""
+        return [u for u in self.base_url.replace(",", " ").split() if u]
+
     def validate(self) -> None:
         """Raise `ConfigError` for values that cannot work."""
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"base URL {self.base_url!r} must start with http:// or https:// "
-                "(e.g. http://127.0.0.1:8000/v1)"
-            )
+        for url in self.base_urls or [self.base_url]:
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"base URL {url!r} must start with http:// or https:// "
+                    "(e.g. http://127.0.0.1:8000/v1; several: separate them with commas)"
+                )
         if self.max_concurrency < 1 or self.timeout <= 0:
             raise ConfigError("concurrency must be at least 1 and the timeout positive")
         if self.tool_mode not in ("auto", "native", "text"):

@@ -19,6 +19,7 @@ import prompts
 
 from .config import AgentConfig
 from .errors import ModelReplyError, ModelServerError
+from .replicas import Replica, ReplicaPool
 from .toolcalls import ToolCall, parse_reply, strip_think
 
 __all__ = ["Completion", "OpenAIVideoLLM", "VideoLLM", "image_part", "text_part"]
@@ -92,12 +93,17 @@ class OpenAIVideoLLM:
         import openai
 
         self.config = config
-        self._client = openai.OpenAI(
-            base_url=config.base_url,
-            api_key=config.api_key,
-            timeout=config.timeout,
-            max_retries=config.max_retries,
-        )
+        urls = config.base_urls
+        # One server: the client's own retries (with backoff, honouring retry-after). Several:
+        # a failure moves the request to another replica at once instead.
+        retries = config.max_retries if len(urls) == 1 else 0
+        replicas = [
+            Replica(u, openai.OpenAI(base_url=u, api_key=config.api_key,
+                                     timeout=config.timeout, max_retries=retries))
+            for u in urls
+        ]  # fmt: skip
+        self._pool = ReplicaPool(replicas, self._healthy)
+        self._client = replicas[0].client
         self._slots = threading.BoundedSemaphore(config.max_concurrency)
         self._model = config.model
         self._lock = threading.Lock()
@@ -114,7 +120,8 @@ class OpenAIVideoLLM:
             return self._model
 
     def _first_model(self) -> str:
-        return self._pick(self._list(self._client))
+        with self._pool.use() as replica:
+            return self._pick(self._list(replica.client))
 
     def _list(self, client: Any) -> list[str]:
         try:
@@ -137,7 +144,15 @@ class OpenAIVideoLLM:
             ModelServerError: Nothing answers at the base URL, or it lists no model and
                 none was configured.
         """
-        models = self._list(self._client.with_options(timeout=timeout, max_retries=0))
+        problems = []
+        for replica in self._pool.replicas:
+            try:
+                models = self._list(replica.client.with_options(timeout=timeout, max_retries=0))
+                break
+            except ModelServerError as exc:
+                problems.append(exc)
+        else:
+            raise problems[0]
         with self._lock:
             if self._model is None:
                 self._model = self._pick(models)
@@ -178,22 +193,42 @@ class OpenAIVideoLLM:
         tools: Sequence[dict[str, Any]] | None,
     ) -> Any:
         extra: dict[str, Any] = {"tools": list(tools), "tool_choice": "auto"} if tools else {}
-        with self._slots:
-            try:
-                return self._client.chat.completions.create(
-                    model=model,
-                    messages=messages,  # type: ignore[arg-type]
-                    max_tokens=max_tokens,
-                    temperature=temperature,
-                    **extra,
-                )
-            except Exception as exc:
-                raise self._server_error(exc) from exc
+        attempts = 1 if len(self._pool) == 1 else len(self._pool) + self.config.max_retries
+        for attempt in range(attempts):
+            with self._slots, self._pool.use() as replica:
+                try:
+                    return replica.client.chat.completions.create(
+                        model=model,
+                        messages=messages,
+                        max_tokens=max_tokens,
+                        temperature=temperature,
+                        **extra,
+                    )
+                except Exception as exc:
+                    if attempt + 1 < attempts and _replica_failure(exc):
+                        self._pool.failed(replica, _short(exc, self.config.api_key))
+                        continue
+                    raise self._server_error(exc, replica.url) from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _server_error(self, exc: Exception) -> ModelServerError:
+    def _healthy(self, replica: Replica) -> bool:
+        """A failed replica is back when its ``/health`` (or ``/v1/models``) answers."""
+        root = replica.url.rstrip("/").removesuffix("/v1")
+        quick = replica.client.with_options(timeout=2.0, max_retries=0)
+        try:
+            import httpx
+
+            if httpx.get(f"{root}/health", timeout=2.0).status_code == 200:
+                return True
+            quick.models.list()
+        except Exception:
+            return False
+        return True
+
+    def _server_error(self, exc: Exception, url: str | None = None) -> ModelServerError:
         import openai
 
-        url = self.config.base_url
+        url = url or self.config.base_url
         why = _short(exc, self.config.api_key)
         if isinstance(exc, openai.APITimeoutError):
             return ModelServerError(
@@ -294,3 +329,14 @@ def _with_tool_text(messages: Sequence[Message], tools: Sequence[dict[str, Any]]
 def _rejects_tools(message: str) -> bool:
     lowered = message.lower()
     return "tool" in lowered or "function" in lowered
+
+
+def _replica_failure(exc: Exception) -> bool:
+    """Failures that another replica may not have: connection, timeout, 429, 5xx."""
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+        return True
+    return isinstance(exc, openai.APIStatusError) and (
+        exc.status_code == 429 or exc.status_code >= 500
+    )
