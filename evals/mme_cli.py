@@ -31,7 +31,8 @@ _out = Console()
 @click.option("--subtitle-dir", type=click.Path(path_type=Path),
               help="Folder of the .srt files (default: --videos, then its subtitle/).")  # fmt: skip
 @click.option("--mode", type=click.Choice(["agent", "direct"]), default="agent", show_default=True)
-@click.option("--concurrency", type=click.IntRange(1, 256), default=4, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 256),
+              help="Questions in flight (default: 4 per model server in --base-url).")  # fmt: skip
 @click.option("--limit", type=click.IntRange(1), help="At most this many questions.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("videomme-out"),
               show_default=True, help="Results folder (a run resumes from it).")  # fmt: skip
@@ -50,7 +51,7 @@ def videomme(
     subtitles: bool,
     subtitle_dir: Path | None,
     mode: str,
-    concurrency: int,
+    concurrency: int | None,
     limit: int | None,
     out: Path,
     durations: tuple[str, ...],
@@ -65,8 +66,9 @@ def videomme(
     """Run the Video-MME evaluation (official format, resumable, agent or direct)."""
     from .mme_report import write_reports
 
-    settings = EvalSettings(mode, subtitles, frames, concurrency, max_steps)
     base = AgentConfig.from_env(base_url=base_url, model=model)
+    concurrency = concurrency or 4 * len(base.base_urls)  # fill every server
+    settings = EvalSettings(mode, subtitles, frames, concurrency, max_steps)
     agent = Agent(settings.agent_config(base))
     problem = agent.server_status()
     if problem is not None:
