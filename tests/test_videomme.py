@@ -192,3 +192,22 @@ def test_bad_inputs_are_one_line_errors(dataset: Path, tmp_path: Path) -> None:
         assert code == 1 and "another configuration" in err
     code, _, err = run("--data", str(dataset))  # the autouse env: no server
     assert code == 1 and "no model server answers" in err
+
+
+def test_an_unreadable_video_is_reported_and_the_run_goes_on(dataset: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "videos").mkdir(parents=True)
+    rows = [r for r in _rows() if r["videoID"] in ("vidGate7B02", "vidRedCar01")][:4]
+    (data / "videos" / "vidRedCar01.mp4").write_bytes(b"not a video at all")
+    (data / "videos" / "vidGate7B02.mp4").symlink_to(dataset / "videos" / "vidGate7B02.mp4")
+    pd.DataFrame(rows).to_parquet(data / "questions.parquet")
+    out = tmp_path / "out"
+    with FakeOpenAIServer(HonestAgentModel()) as srv:
+        code, stdout, err = run("--data", str(data), "--out", str(out), "--base-url",
+                                srv.base_url)  # fmt: skip
+    assert code == 0, stdout + err
+    by_id = {r["question_id"]: r for r in records(out, "agent")}
+    assert set(by_id) == {"001-1", "001-2", "002-1", "002-2"}
+    assert by_id["001-1"]["error"] and "\n" not in str(by_id["001-1"]["error"])
+    assert by_id["002-1"]["error"] is None and by_id["002-1"]["choice"] == "D"
+    assert "2 errors" in " ".join(stdout.split())
