@@ -142,3 +142,15 @@ def test_only_llm_module_imports_openai() -> None:
         if "import openai" in p.read_text()
     ]
     assert importers == ["mcr_agent/llm.py"]
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path) -> None:
+    import os
+
+    from memory.store import atomic_path
+
+    with atomic_path(tmp_path / "out.txt") as tmp:
+        tmp.write_text("x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~mask
