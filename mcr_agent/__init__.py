@@ -2,8 +2,9 @@
 
 from memory import Hit, IndexSettings, VideoMemory
 
+from .answer import Answer, Event
 from .api import Agent
-from .config import AgentConfig
+from .config import AgentConfig, Budget
 from .errors import (
     CacheError,
     ConfigError,
@@ -18,9 +19,12 @@ from .errors import (
 __all__ = [
     "Agent",
     "AgentConfig",
+    "Answer",
+    "Budget",
     "CacheError",
     "ConfigError",
     "DependencyError",
+    "Event",
     "Hit",
     "IndexSettings",
     "MCRAgentError",
