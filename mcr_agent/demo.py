@@ -83,7 +83,8 @@ def run_demo(console: Console, config: AgentConfig, folder: Path) -> None:
     if problem is not None:
         console.print(
             f"[yellow]no model server at {config.base_url}[/]: start one with "
-            "`vllm serve Qwen/Qwen3-VL-8B-Instruct --port 8000` on a GPU machine (see README) "
+            "`vllm serve Qwen/Qwen3-VL-8B-Instruct --port 8000 --enable-auto-tool-choice "
+            "--tool-call-parser hermes` on a GPU machine (see README) "
             "and set MCR_BASE_URL, then run `mcr-agent demo` again to ask it about the video.",
             highlight=False,
         )
