@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 from memory import Entry, Frame, IndexSettings, Level, VideoError, VideoMemory
 from memory.frames import frames_at
+from tools.summarize import keyframes_in
 
 from .config import Budget
 from .context import memory_note
@@ -41,15 +41,13 @@ def keyframes(memory: VideoMemory, spans: Sequence[tuple[float, float]], most: i
     found: list[Frame] = []
     per_span = max(1, most // max(1, len(spans)))
     for lo, hi in spans:
-        frames = memory.keyframes(lo, hi)
+        frames = keyframes_in(memory, lo, hi, per_span)
         if not frames:  # a short span between keyframes: take the nearest one
             middle = (lo + hi) / 2
-            frames = sorted(
-                memory.keyframes(0, memory.duration), key=lambda k: abs(k.time - middle)
-            )
-            frames = frames[:1]
-        step = max(1, len(frames) // per_span)
-        found += [Frame(k.time, Path(k.path).read_bytes()) for k in frames[::step][:per_span]]
+            nearest = min(memory.keyframes(0, memory.duration),
+                          key=lambda k: abs(k.time - middle), default=None)  # fmt: skip
+            frames = keyframes_in(memory, nearest.time, nearest.time, 1) if nearest else []
+        found += frames
     unique = {f.time: f for f in found}
     return [unique[t] for t in sorted(unique)][:most]
 
