@@ -13,6 +13,7 @@ from pydantic import ValidationError
 import prompts
 from memory import Level
 from tools import data_block
+from tools.replies import object_in
 from tools.verify import parse_verdict
 
 from .calls import run_call
@@ -38,10 +39,6 @@ __all__ = ["reason", "verify"]
 
 Update = dict[str, Any]
 _LINE = re.compile(r"^\s*(hypothesis|uncertain(?:ty)?)\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
-_NUM = r"(-?\d+(?:\.\d+)?)"
-_WINDOW = re.compile(r'"uncertain_window"\s*:\s*\[\s*' + _NUM + r"\s*,\s*" + _NUM + r"\s*\]")
-_EVIDENCE = re.compile(r'"evidence"\s*:\s*\[((?:\s*\[[^\]]*\]\s*,?)*)\s*\]')
-_PAIR = re.compile(r"\[\s*" + _NUM + r"\s*,\s*" + _NUM + r"\s*\]")
 _OPEN = "(none: open question, answer in one or two sentences)"
 
 
@@ -290,9 +287,21 @@ def _verify_messages(
 
 def _verdict(reply: str, duration: float) -> Verdict:
     read = parse_verdict(reply)
-    window = _WINDOW.search(reply)
-    block = _EVIDENCE.search(reply)
-    pairs = _PAIR.findall(block.group(1) if block else "")
-    spans = clamp_spans(((float(a), float(b)) for a, b in pairs), duration)
-    uncertain = clamp_span(float(window[1]), float(window[2]), duration) if window else None
+    found = object_in(reply) or {}
+    raw = found.get("evidence")
+    spans = clamp_spans(
+        (p for p in map(_pair, raw if isinstance(raw, list) else []) if p), duration
+    )
+    window = _pair(found.get("uncertain_window"))
+    uncertain = clamp_span(*window, duration) if window else None
     return Verdict(read.supported, read.confidence, read.reason, read.conflicts, spans, uncertain)
+
+
+def _pair(value: object) -> tuple[float, float] | None:
+    """``[start, end]`` as two floats, or None for anything else."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    try:
+        return float(value[0]), float(value[1])
+    except (TypeError, ValueError):
+        return None

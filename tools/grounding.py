@@ -7,7 +7,6 @@ model the candidates are returned unconfirmed, so the agent can still go on.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from memory import Frame, Hit, Level, ModelReplyError
 
 from .base import Evidence, Perceiver, ToolArgs, ToolContext, ToolResult, data_block
 from .inspect import decode_window, memory_context
+from .replies import object_in
 
 __all__ = [
     "Grounding",
@@ -39,7 +39,6 @@ _FPS = 2.0
 _SHOWN = 4
 _HITS_SHOWN = 3
 _HIT_CHARS = 200
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _WORD = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
 
 
@@ -163,28 +162,13 @@ def parse_grounding(text: str) -> Grounding:
     Returns:
         The reading; ``present`` is None when the reply gives no verdict.
     """
-    found = _object_in(text)
+    found = object_in(text)
     if found is not None and "present" in found:
         raw = found["present"]
         present = raw if isinstance(raw, bool) else _yes_no(str(raw))
         reason = " ".join(str(found.get("reason") or "").split())
         return Grounding(present, _seconds(found.get("start")), _seconds(found.get("end")), reason)
     return Grounding(_yes_no(text), reason=" ".join(text.split())[:300])
-
-
-def _object_in(text: str) -> dict[str, object] | None:
-    decoder = json.JSONDecoder()
-    for chunk in [*(m.group(1) for m in _FENCE.finditer(text)), text]:
-        for i, ch in enumerate(chunk):
-            if ch != "{":
-                continue
-            try:
-                value, _ = decoder.raw_decode(chunk[i:])
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                return {str(k).lower(): v for k, v in value.items()}
-    return None
 
 
 def _yes_no(text: str) -> bool | None:

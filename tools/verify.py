@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import json
 import re
 from dataclasses import dataclass
 from typing import ClassVar
@@ -20,6 +18,7 @@ from .base import (
     clamp_window,
     data_block,
 )
+from .replies import object_in
 from .summarize import keyframes_in, memory_digest
 
 __all__ = ["Verdict", "Verify", "VerifyArgs", "parse_verdict"]
@@ -42,7 +41,6 @@ class Verdict:
     conflicts: str
 
 
-_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 # Longer phrases first, so "not supported" is not read as "supported"; the earliest wins.
 _WORDS = re.compile(
     r"\b(not\s+supported|unsupported|not\s+true|contradict(?:s|ed)?|refuted|incorrect|false|"
@@ -50,8 +48,6 @@ _WORDS = re.compile(
     re.IGNORECASE,
 )
 _NEGATIVE = ("not", "unsupported", "contradict", "refuted", "incorrect", "false", "no")
-_JSON_WORDS = re.compile(r"\b(?:true|false|null)\b")
-_PYTHON_WORDS = {"true": "True", "false": "False", "null": "None"}
 _CONFIDENCE = re.compile(r"confidence\W{0,3}([0-9]*\.?[0-9]+)\s*(%?)", re.IGNORECASE)
 
 
@@ -69,43 +65,12 @@ def parse_verdict(text: str) -> Verdict:
     Returns:
         The verdict; ``supported`` is None when none could be read.
     """
-    found = _object_in(text)
+    found = object_in(text)
     if found is not None and "supported" in found:
         return _from_object(found)
     words = _WORDS.search(text)
     supported = None if words is None else not words.group(1).lower().startswith(_NEGATIVE)
     return Verdict(supported, _confidence_in(text, supported), _oneline(text)[:300], "")
-
-
-def _object_in(text: str) -> dict[str, object] | None:
-    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
-    for chunk in candidates:
-        for start in (i for i, ch in enumerate(chunk) if ch == "{"):
-            parsed = _parse_object(chunk[start:])
-            if parsed is not None:
-                return {str(k).lower(): v for k, v in parsed.items()}
-    return None
-
-
-def _parse_object(text: str) -> dict[object, object] | None:
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text)
-    except ValueError:
-        end = text.find("}")  # verdicts are flat: the first brace closes the object
-        if end < 0:
-            return None
-        value = _literal(text[: end + 1])
-    return value if isinstance(value, dict) else None
-
-
-def _literal(text: str) -> object:
-    """A Python literal (single quotes, True/False), also with JSON's true/false/null."""
-    for attempt in (text, _JSON_WORDS.sub(lambda m: _PYTHON_WORDS[m.group(0)], text)):
-        try:
-            return ast.literal_eval(attempt)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            continue
-    return None
 
 
 def _from_object(found: dict[str, object]) -> Verdict:
