@@ -9,12 +9,16 @@ from collections.abc import Sequence
 from .toolcalls import strip_think
 
 __all__ = [
+    "OPEN_QUESTION",
     "closest_option",
     "extract_choice",
     "normalize_options",
     "option_letters",
     "option_text",
 ]
+
+OPEN_QUESTION = "(none: open question, answer in one or two sentences)"
+"""What prompts list as the options of a question that has none."""
 
 _PREFIX = re.compile(r"^\s*\(?([A-Za-z])[.):]\s+")
 _L = r"[(\[]?\s*([A-Z])\s*[)\]]?"

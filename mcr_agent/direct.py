@@ -14,7 +14,7 @@ from memory.frames import frames_at
 from tools import Evidence, data_block
 
 from .answer import Answer, Event, VideoRef
-from .choice import closest_option, extract_choice, option_letters
+from .choice import OPEN_QUESTION, closest_option, extract_choice, option_letters
 from .context import clamp_spans, entry_lines, spans_in
 from .deps import Meter, frame_parts
 from .llm import text_part
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from .api import Agent
 
 __all__ = ["run_direct"]
-
-_OPEN = "(none: open question, answer in one or two sentences)"
 
 
 def run_direct(
@@ -104,5 +102,5 @@ def _prompt(duration: float, cues: list[Entry], question: str, options: tuple[st
         if cues
         else "",
         question=question,
-        options=_OPEN,
+        options=OPEN_QUESTION,
     )

@@ -17,7 +17,7 @@ from tools.replies import object_in
 from tools.verify import parse_verdict
 
 from .calls import run_call
-from .choice import extract_choice, option_letters
+from .choice import OPEN_QUESTION, extract_choice, option_letters
 from .context import (
     balanced,
     belief_text,
@@ -39,7 +39,6 @@ __all__ = ["reason", "verify"]
 
 Update = dict[str, Any]
 _LINE = re.compile(r"^\s*(hypothesis|uncertain(?:ty)?)\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
-_OPEN = "(none: open question, answer in one or two sentences)"
 
 
 def reason(state: AgentState, runtime: Runtime[Deps]) -> Update:
@@ -99,7 +98,7 @@ def _reason_messages(state: AgentState, deps: Deps, step: int) -> list[Message]:
     text = prompts.render(
         "reason",
         question=state["question"],
-        options="\n".join(options) or _OPEN,
+        options="\n".join(options) or OPEN_QUESTION,
         route=state.get("route", "global"),
         tool_order=", ".join(state.get("tool_order") or []),
         belief=belief_text(state["belief"]),
@@ -273,7 +272,7 @@ def _verify_messages(
     text = prompts.render(
         "verify_answer",
         question=state["question"],
-        options="\n".join(options) or _OPEN,
+        options="\n".join(options) or OPEN_QUESTION,
         answer=answer,
         cited=", ".join(f"[{a:.1f}-{b:.1f} s]" for a, b in spans) or "none",
         context=balanced(context[:12000]),
