@@ -277,3 +277,61 @@ def demo(out: Path, base_url: str | None, model: str | None) -> None:
     from .demo import run_demo
 
     run_demo(_out, AgentConfig.from_env(base_url=base_url, model=model), out)
+
+
+@main.command(context_settings={"show_default": True})
+@click.argument("model_id")
+@click.argument("engine_args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0: all).")
+@click.option("--port", default=8000, type=click.IntRange(1, 65535))
+@click.option(
+    "--engine",
+    type=click.Choice(["transformers", "vllm"]),
+    default="transformers",
+    help="transformers serves InternVideo3; vllm serves stock Qwen3-VL (needs vLLM + CUDA).",
+)
+@click.option("--dtype", type=click.Choice(["auto", "bf16", "fp16", "fp32"]), default="auto")
+@click.option("--device", default="auto", help="cuda, cuda:1, cpu; auto picks cuda if present.")
+@click.option(
+    "--max-frames",
+    type=click.IntRange(1),
+    default=64,
+    help="Images plus video frames per request.",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(1024),
+    default=1920 * 1080,
+    help="Pixels per image (over: HTTP 400) or video frame (over: scaled down).",
+)
+@click.option("--max-batch", type=click.IntRange(1), default=8, help="Requests per batch.")
+@click.option(
+    "--max-model-len", type=click.IntRange(256), default=65536, help="Context tokens per request."
+)
+@click.option(
+    "--media-root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder whose files requests may name by path (default: paths are refused).",
+)
+@click.option("--served-model-name", help="Id in /v1/models (default: the folder name or id).")
+@click.option("--api-key", envvar="MCR_SERVE_API_KEY", help="Require this bearer key.")
+@click.option(
+    "--trust-remote-code/--no-trust-remote-code",
+    default=True,
+    help="Run the model's own code (InternVideo3 needs it).",
+)
+def serve(model_id: str, engine_args: tuple[str, ...], **options: object) -> None:
+    """Serve MODEL_ID (a folder or hub id) behind the OpenAI API for `ask` and `eval`.
+
+    Arguments after `--` go to vLLM with --engine vllm.
+    """
+    from .serve import ServeOptions
+    from .serve import serve as run
+
+    if engine_args and options["engine"] != "vllm":
+        raise click.UsageError(f"unexpected arguments {' '.join(engine_args)} (only for vllm)")
+    opts = ServeOptions(model=model_id, extra=engine_args, **options)  # type: ignore[arg-type]
+    try:
+        run(opts, announce=lambda line: _err.print(line, highlight=False, soft_wrap=True))
+    except KeyboardInterrupt:
+        _err.print("stopped")

@@ -121,3 +121,11 @@ def captioner_for(srv: FakeOpenAIServer, *, concurrency: int = 2) -> VLMCaptione
         timeout=30,
     )
     return VLMCaptioner(OpenAIVideoLLM(config))
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3-VL saved to disk (built offline in seconds)."""
+    from evals.tiny_vlm import build_tiny_qwen3vl
+
+    return build_tiny_qwen3vl(tmp_path_factory.mktemp("tiny-vlm") / "tiny-qwen3vl")

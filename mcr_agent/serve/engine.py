@@ -1,0 +1,438 @@
+"""The model behind the server: loading, and micro-batched generation on one thread.
+
+Requests that arrive while the model is busy wait in a queue; the worker takes as many as
+fit (same sampling settings, `max_batch` requests, `max_batch_tokens` padded prompt tokens)
+and runs them as one left-padded ``generate`` call, images and videos included. Each row
+stops on its own (end of turn, its `max_tokens`, a stop string, or its client leaving), and
+every new token goes to its request as it is made, so streaming and batching mix.
+
+transformers' continuous-batching manager takes token ids only (no pixels, no M-RoPE
+positions), and ``transformers serve`` runs vision models one request at a time, so this
+batches whole ``generate`` calls instead: a batch runs to its longest row, and requests
+arriving meanwhile form the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .inputs import InputBuilder, Limits, Prepared, RequestError
+
+__all__ = ["Engine", "Job", "Sampling", "load_engine"]
+
+logger = logging.getLogger(__name__)
+
+_CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How one request samples; requests batch together only when these match."""
+
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        greedy = self.temperature <= 1e-5
+        if greedy:
+            return (True, None, None, None, None)
+        return (False, self.temperature, self.top_p, self.top_k, self.seed)
+
+
+@dataclass(eq=False)
+class Job:
+    """One request in the engine.
+
+    `emit` is called from the worker thread with ("token", id), then once with
+    ("done", finish_reason) or ("error", RequestError).
+    """
+
+    prepared: Prepared
+    sampling: Sampling
+    emit: Callable[[str, Any], None]
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    tokens: list[int] = field(default_factory=list)
+    finish: str | None = None
+    text_tail: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.finish is not None
+
+
+class Engine:
+    """Runs jobs on the model in micro-batches on one worker thread.
+
+    Args:
+        model: A loaded Qwen3-VL-style model (``generate`` with pixel inputs).
+        tokenizer: Its tokenizer.
+        builder: Turns messages into `Prepared` inputs.
+        name: The id `/v1/models` lists.
+        max_batch: Most requests in one ``generate`` call.
+        max_batch_tokens: Most padded prompt tokens in one call (rows times longest prompt).
+        batch_window: Seconds the worker waits for company when a request arrives alone.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        builder: InputBuilder,
+        *,
+        name: str,
+        max_batch: int = 8,
+        max_batch_tokens: int | None = None,
+        batch_window: float = 0.005,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.builder = builder
+        self.name = name
+        self.max_batch = max_batch
+        self.max_batch_tokens = max_batch_tokens or builder.limits.max_model_len
+        self.batch_window = batch_window
+        config = model.generation_config
+        eos = config.eos_token_id if config.eos_token_id is not None else tokenizer.eos_token_id
+        self.eos = {eos} if isinstance(eos, int) else set(eos or ())
+        self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos)
+        self.batches = 0  # generate calls run
+        self.largest_batch = 0
+        self.served = 0
+        self._pending: deque[Job] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="mcr-serve-model", daemon=True)
+        self._thread.start()
+
+    @property
+    def limits(self) -> Limits:
+        return self.builder.limits
+
+    def stats(self) -> dict[str, int]:
+        """Queue and batch counters, for `/health`."""
+        with self._cond:
+            queued = len(self._pending)
+        return {
+            "queued": queued,
+            "served": self.served,
+            "batches": self.batches,
+            "largest_batch": self.largest_batch,
+        }
+
+    def submit(self, job: Job) -> None:
+        """Queue a job; its results arrive through ``job.emit``."""
+        with self._cond:
+            if self._closed:
+                raise RequestError("the server is shutting down", status=503)
+            self._pending.append(job)
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Stop the worker after the batch in progress; queued jobs get an error."""
+        with self._cond:
+            self._closed = True
+            left = list(self._pending)
+            self._pending.clear()
+            self._cond.notify()
+        for job in left:
+            job.emit("error", RequestError("the server is shutting down", status=503))
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            self._run(batch)
+
+    def _next_batch(self) -> list[Job] | None:
+        with self._cond:
+            while not self._pending and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            deadline = time.monotonic() + self.batch_window
+            while len(self._pending) < self.max_batch and (wait := deadline - time.monotonic()) > 0:
+                self._cond.wait(wait)
+            batch: list[Job] = []
+            longest = 0
+            key = self._pending[0].sampling.key
+            for job in list(self._pending):
+                if job.cancelled.is_set():
+                    self._pending.remove(job)
+                    continue
+                size = max(longest, len(job.prepared.ids))
+                fits = batch == [] or (len(batch) + 1) * size <= self.max_batch_tokens
+                if job.sampling.key == key and fits and len(batch) < self.max_batch:
+                    batch.append(job)
+                    longest = size
+                    self._pending.remove(job)
+            return batch
+
+    def _run(self, batch: list[Job]) -> None:
+        try:
+            self._generate(batch)
+        except Exception as exc:  # one bad batch must not stop the server
+            if _out_of_memory_error(exc):
+                self._out_of_memory(batch)
+            else:
+                logger.exception("generation failed")
+                self._fail(batch, RequestError(f"generation failed: {exc}", status=500))
+            return
+        for job in batch:
+            job.emit("done", job.finish or "length")
+
+    def _out_of_memory(self, batch: list[Job]) -> None:
+        """Free the memory, then run the rows one at a time; a single row that does not fit
+        gets a 400 naming what to lower."""
+        import torch
+
+        with contextlib.suppress(Exception):
+            torch.cuda.empty_cache()
+        fresh = [job for job in batch if not job.tokens]
+        self._fail([job for job in batch if job.tokens], _oom_error(self.limits, streaming=True))
+        if len(fresh) == 1:
+            self._fail(fresh, _oom_error(self.limits, streaming=False))
+            return
+        logger.warning("out of memory on a batch of %d; running them one by one", len(batch))
+        for job in fresh:
+            self._run([job])
+
+    def _fail(self, jobs: Sequence[Job], error: RequestError) -> None:
+        for job in jobs:
+            job.finish = "error"
+            job.emit("error", error)
+
+    def _generate(self, batch: list[Job]) -> None:
+        import torch
+
+        self.batches += 1
+        self.largest_batch = max(self.largest_batch, len(batch))
+        self.served += len(batch)
+        longest = max(len(job.prepared.ids) for job in batch)
+        ids = torch.full((len(batch), longest), self.pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), longest), dtype=torch.long)
+        for row, job in enumerate(batch):
+            n = len(job.prepared.ids)
+            ids[row, longest - n :] = torch.tensor(job.prepared.ids)
+            mask[row, longest - n :] = 1
+        device = self.model.device
+        inputs: dict[str, Any] = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+        for group in ("images", "videos"):
+            parts = [getattr(job.prepared, group) for job in batch if getattr(job.prepared, group)]
+            for key in parts[0] if parts else ():
+                value = torch.cat([p[key] for p in parts])
+                inputs[key] = value.to(
+                    device, self.model.dtype if value.is_floating_point() else None
+                )
+        sampling = batch[0].sampling
+        options: dict[str, Any] = {"do_sample": False}
+        if sampling.temperature > 1e-5:
+            options = {
+                "do_sample": True,
+                "temperature": sampling.temperature,
+                "top_p": sampling.top_p,
+            }
+            options["top_k"] = sampling.top_k or 0
+            if sampling.seed is not None:
+                torch.manual_seed(sampling.seed)
+        rows = _Rows(batch, self.eos, self.tokenizer)
+        with torch.inference_mode():
+            self.model.generate(
+                **inputs,
+                **options,
+                max_new_tokens=max(job.sampling.max_tokens for job in batch),
+                pad_token_id=self.pad,
+                eos_token_id=sorted(self.eos),
+                streamer=rows,
+                stopping_criteria=[rows],
+            )
+
+
+class _Rows:
+    """Streamer and stopping criterion at once: hands each row its tokens and stops a row
+    at its end of turn, its own token limit, a stop string or a cancelled request."""
+
+    def __init__(self, batch: list[Job], eos: set[int], tokenizer: Any) -> None:
+        self.batch = batch
+        self.eos = eos
+        self.tokenizer = tokenizer
+        self.prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self.prompt_seen:  # generate first pushes the prompt
+            self.prompt_seen = True
+            return
+        for job, token in zip(self.batch, value.reshape(-1).tolist(), strict=True):
+            if job.done:
+                continue
+            job.tokens.append(token)
+            if token in self.eos:
+                job.finish = "stop"
+                continue
+            job.emit("token", token)
+            if job.sampling.stop and self._hits_stop(job):
+                job.finish = "stop"
+            elif job.cancelled.is_set():
+                job.finish = "cancelled"
+            elif len(job.tokens) >= job.sampling.max_tokens:
+                job.finish = "length"
+
+    def _hits_stop(self, job: Job) -> bool:
+        longest = max(len(s) for s in job.sampling.stop)
+        tail = self.tokenizer.decode(job.tokens[-(longest + 4) :], skip_special_tokens=True)
+        return any(s in tail for s in job.sampling.stop)
+
+    def end(self) -> None:
+        pass
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        return torch.tensor([job.done for job in self.batch], device=input_ids.device)
+
+
+def _out_of_memory_error(exc: BaseException) -> bool:
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    message = str(exc).lower()
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in message or "can't allocate memory" in message
+    )
+
+
+def _oom_error(limits: Limits, *, streaming: bool) -> RequestError:
+    detail = (
+        "the batch ran out of memory while this reply streamed; send it again"
+        if streaming
+        else ("this request does not fit in the model's memory")
+    )
+    return RequestError(
+        f"{detail}: send fewer or smaller frames, or restart the server with a lower "
+        f"--max-frames ({limits.max_frames}), --max-pixels ({limits.max_pixels:,}) or "
+        "--max-batch",
+        status=503 if streaming else 400,
+    )
+
+
+def load_engine(
+    model_id: str,
+    limits: Limits,
+    *,
+    dtype: str = "auto",
+    device: str = "auto",
+    name: str | None = None,
+    max_batch: int = 8,
+    trust_remote_code: bool = True,
+) -> Engine:
+    """Load a Qwen3-VL-style model (stock or remote code) and start its engine.
+
+    Raises:
+        RuntimeError: The model, its tokenizer or its image processor cannot be loaded (the
+            message says why and what to check).
+    """
+    import torch
+    from transformers import AutoImageProcessor, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch_dtype = _dtype(dtype, device)
+    tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=trust_remote_code)
+    tokenizer.padding_side = "left"
+    image_processor = AutoImageProcessor.from_pretrained(
+        model_id, trust_remote_code=trust_remote_code
+    )
+    model = _load_model(model_id, torch_dtype, device, trust_remote_code)
+    model.eval()
+    context = _context_length(model.config)
+    if context and limits.max_model_len > context:
+        logger.warning(
+            "--max-model-len %d is over the model's %d; using %d",
+            limits.max_model_len,
+            context,
+            context,
+        )
+        limits = Limits(**{**limits.__dict__, "max_model_len": context})
+    builder = InputBuilder(tokenizer, image_processor, _chat_template(model_id, tokenizer), limits)
+    return Engine(
+        model, tokenizer, builder, name=name or _default_name(model_id), max_batch=max_batch
+    )
+
+
+def _load_model(model_id: str, dtype: Any, device: str, trust_remote_code: bool) -> Any:
+    """InternVideo3 registers itself as a causal LM, stock Qwen3-VL as image-text-to-text."""
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+
+    errors = []
+    # With accelerate, weights load straight onto the device; without, through host memory.
+    placement = {"device_map": device} if importlib.util.find_spec("accelerate") else {}
+    for auto in (AutoModelForImageTextToText, AutoModelForCausalLM):
+        try:
+            model = auto.from_pretrained(
+                model_id, dtype=dtype, trust_remote_code=trust_remote_code, **placement
+            )
+        except ValueError as exc:  # this auto class does not know the config
+            errors.append(f"{auto.__name__}: {str(exc).splitlines()[0]}")
+            continue
+        return model if placement else model.to(device)  # type: ignore[arg-type]
+    raise RuntimeError(f"cannot load {model_id} as a vision-language model ({'; '.join(errors)})")
+
+
+def _dtype(name: str, device: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
+
+
+def _context_length(config: Any) -> int | None:
+    text = getattr(config, "text_config", config)
+    value = getattr(text, "max_position_embeddings", None)
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def _chat_template(model_id: str, tokenizer: Any) -> str | None:
+    """The processor's chat template when the model ships one beside the tokenizer's."""
+    import json
+
+    folder = Path(model_id)
+    if not folder.is_dir():
+        from huggingface_hub import try_to_load_from_cache
+
+        for file in _CHAT_TEMPLATE_FILES:
+            cached = try_to_load_from_cache(model_id, file)
+            if isinstance(cached, str):
+                folder = Path(cached).parent
+                break
+    for file in _CHAT_TEMPLATE_FILES:
+        path = folder / file
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            return str(json.loads(text)["chat_template"]) if file.endswith(".json") else text
+    if tokenizer.chat_template is None:
+        raise RuntimeError(f"{model_id} has no chat template (chat_template.jinja or .json)")
+    return None
+
+
+def _default_name(model_id: str) -> str:
+    path = Path(model_id)
+    return path.name if path.is_dir() else model_id

@@ -1,0 +1,121 @@
+"""Start a model server: bind the port first, load the model, then serve until Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError, DependencyError
+
+__all__ = ["ServeOptions", "serve"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What `mcr-agent serve` was asked for (see its ``--help``)."""
+
+    model: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    engine: str = "transformers"
+    dtype: str = "auto"
+    device: str = "auto"
+    max_frames: int = 64
+    max_pixels: int = 1920 * 1080
+    max_batch: int = 8
+    max_model_len: int = 65536
+    media_root: Path | None = None
+    served_model_name: str | None = None
+    api_key: str | None = None
+    trust_remote_code: bool = True
+    extra: tuple[str, ...] = field(default=())
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}/v1"
+
+
+def serve(options: ServeOptions, *, announce: Callable[[str], None] = logger.warning) -> None:
+    """Serve `options.model` until interrupted; `announce` gets one line once it listens.
+
+    Raises:
+        ConfigError: The port is taken, or the model cannot be loaded.
+        DependencyError: The engine's packages are missing.
+    """
+    if options.engine == "vllm":
+        from .vllm import run_vllm
+
+        run_vllm(options)
+        return
+    try:
+        import uvicorn
+
+        from .app import create_app
+        from .engine import load_engine
+        from .inputs import Limits
+    except ImportError as exc:
+        raise DependencyError(
+            f"the model server needs {exc.name}: pip install 'mcr-agent' again to get it"
+        ) from exc
+    sock = _bind(options.host, options.port)
+    limits = Limits(
+        max_frames=options.max_frames,
+        max_pixels=options.max_pixels,
+        max_model_len=options.max_model_len,
+        media_root=options.media_root,
+    )
+    try:
+        engine = load_engine(
+            options.model,
+            limits,
+            dtype=options.dtype,
+            device=options.device,
+            name=options.served_model_name,
+            max_batch=options.max_batch,
+            trust_remote_code=options.trust_remote_code,
+        )
+    except (OSError, ValueError, RuntimeError) as exc:
+        sock.close()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"cannot load the model {options.model}: {first} (pass a local model folder, or a "
+            "hub id that is downloaded or reachable)"
+        ) from exc
+    app = create_app(engine, api_key=options.api_key)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    limits = engine.limits
+    announce(
+        f"serving {engine.name} at {options.url} (batches of up to {options.max_batch}; "
+        f"{limits.max_frames} frames, {limits.max_pixels:,} pixels each and "
+        f"{limits.max_model_len:,} tokens per request); Ctrl-C stops"
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        engine.close()
+        sock.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, taken before the (slow) model load so a busy port fails fast."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): pass another --port, or stop "
+            "what is using it"
+        ) from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock

@@ -1,0 +1,196 @@
+"""Helpers for model-server tests: `mcr-agent serve` in a subprocess, an app on a thread,
+and a model whose replies are scripted from its prompt."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_process(model: Path, *args: str, timeout: float = 120.0) -> Iterator[str]:
+    """`python -m mcr_agent serve MODEL ARGS` on a free port; yields its /v1 URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "mcr_agent", "serve", str(model), "--port", str(port), *args]
+    log = io.BytesIO()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    reader = threading.Thread(target=lambda: log.write(proc.stdout.read() or b""), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                reader.join(5)
+                raise AssertionError(f"server exited {proc.returncode}: {log.getvalue().decode()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"server not up in {timeout} s: {log.getvalue().decode()}")
+            time.sleep(0.2)
+        yield f"{url}/v1"
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        reader.join(5)
+
+
+@contextlib.contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """A FastAPI app on a real 127.0.0.1 socket, served by uvicorn on a thread."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise AssertionError("in-process server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def png_url(width: int, height: int, seed: int = 0) -> str:
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def make_video(path: Path, *, seconds: float = 3, size: str = "96x64", rate: int = 8) -> Path:
+    subprocess.run(
+        [
+            "ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi",
+            "-i", f"testsrc=size={size}:rate={rate}", "-t", str(seconds),
+            "-pix_fmt", "yuv420p", str(path),
+        ],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def data_url(path: Path, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+class ScriptedModel:
+    """Stands in for the network in `Engine`: each row's reply is `reply(prompt_text)`,
+    pushed token by token through the real streamer and stopping criteria.
+
+    Args:
+        tokenizer: The tiny model's tokenizer.
+        reply: Maps a row's decoded prompt to the text it answers.
+        fail: Called with the batch size before generating; may raise (e.g. out of memory).
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        reply: Callable[[str], str],
+        fail: Callable[[int], None] | None = None,
+    ) -> None:
+        import torch
+        from transformers import GenerationConfig
+
+        self.tokenizer = tokenizer
+        self.reply = reply
+        self.fail = fail
+        end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+        self.generation_config = GenerationConfig(eos_token_id=[end], pad_token_id=0)
+        self.device = torch.device("cpu")
+        self.dtype = torch.float32
+        self.calls: list[int] = []
+
+    def generate(
+        self,
+        input_ids: Any,
+        attention_mask: Any,
+        streamer: Any,
+        stopping_criteria: Any,
+        max_new_tokens: int,
+        **_: Any,
+    ) -> Any:
+        import torch
+
+        self.calls.append(len(input_ids))
+        if self.fail:
+            self.fail(len(input_ids))
+        end = self.generation_config.eos_token_id[0]
+        rows = []
+        for ids, mask in zip(input_ids.tolist(), attention_mask.tolist(), strict=True):
+            prompt = self.tokenizer.decode([t for t, m in zip(ids, mask, strict=True) if m])
+            text = self.reply(prompt)
+            rows.append(self.tokenizer(text, add_special_tokens=False)["input_ids"] + [end])
+        streamer.put(input_ids)
+        sequence = input_ids
+        done = torch.zeros(len(rows), dtype=torch.bool)
+        for step in range(max_new_tokens):
+            tokens = [
+                0 if done[i] else (row[step] if step < len(row) else end)
+                for i, row in enumerate(rows)
+            ]
+            column = torch.tensor(tokens)
+            sequence = torch.cat([sequence, column[:, None]], dim=1)
+            streamer.put(column)
+            done |= column == end
+            for criterion in stopping_criteria:
+                done |= criterion(sequence, None)
+            if bool(done.all()):
+                break
+        streamer.end()
+        return sequence
+
+
+def scripted_engine(model_dir: Path, reply: Callable[[str], str], **kwargs: Any) -> Any:
+    """An `Engine` over the tiny model's tokenizer and image processor with scripted replies."""
+    from transformers import AutoImageProcessor, AutoTokenizer
+
+    from mcr_agent.serve.engine import Engine
+    from mcr_agent.serve.inputs import InputBuilder, Limits
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    fail = kwargs.pop("fail", None)
+    limits = kwargs.pop("limits", Limits(max_model_len=4096))
+    builder = InputBuilder(tokenizer, AutoImageProcessor.from_pretrained(model_dir), None, limits)
+    model = ScriptedModel(tokenizer, reply, fail)
+    return Engine(model, tokenizer, builder, name="scripted", **kwargs)
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,249 @@
+"""`mcr-agent serve` end to end: a tiny random Qwen3-VL served by the real CLI in a
+subprocess, driven with the real openai client over 127.0.0.1."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from evals.tiny_vlm import copy_remote
+from tests.serve_helpers import data_url, free_port, make_video, png_url, serve_process
+
+pytestmark = pytest.mark.timeout(300)
+
+LIMITS = ["--max-frames", "8", "--max-pixels", "20000", "--max-model-len", "512"]
+
+
+@pytest.fixture(scope="module")
+def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("media")
+    make_video(root / "clip.mp4")
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(tiny_vlm: Path, media_root: Path) -> Iterator[str]:
+    with serve_process(
+        tiny_vlm, *LIMITS, "--max-batch", "8", "--media-root", str(media_root)
+    ) as url:
+        yield url
+
+
+@pytest.fixture
+def client(server: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server, api_key="unused", max_retries=0, timeout=60)
+
+
+def ask(client: openai.OpenAI, content: object, **kwargs: object) -> object:
+    messages = [{"role": "user", "content": content}]
+    options = {"max_tokens": 8, "temperature": 0, **kwargs}
+    return client.chat.completions.create(model="tiny-qwen3vl", messages=messages, **options)  # type: ignore[call-overload]
+
+
+def test_models_and_health(server: str, client: openai.OpenAI) -> None:
+    assert [m.id for m in client.models.list()] == ["tiny-qwen3vl"]
+    health = httpx.get(server.removesuffix("/v1") + "/health").json()
+    assert health["status"] == "ok" and health["model"] == "tiny-qwen3vl"
+
+
+def test_text_reply_has_usage(client: openai.OpenAI) -> None:
+    reply = ask(client, "What does the speaker say?", max_tokens=6)
+    choice = reply.choices[0]  # type: ignore[attr-defined]
+    assert isinstance(choice.message.content, str)
+    assert choice.finish_reason in ("stop", "length")
+    usage = reply.usage  # type: ignore[attr-defined]
+    assert usage.prompt_tokens > 5 and 1 <= usage.completion_tokens <= 6
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+def test_image_tokens_follow_the_image_size(client: openai.OpenAI) -> None:
+    def prompt_tokens(*sizes: tuple[int, int]) -> int:
+        parts = [{"type": "image_url", "image_url": {"url": png_url(w, h)}} for w, h in sizes]
+        reply = ask(client, [*parts, {"type": "text", "text": "what is it?"}], max_tokens=1)
+        return int(reply.usage.prompt_tokens)  # type: ignore[attr-defined]
+
+    bare = prompt_tokens()
+    # 64x64 is 4 merged 32x32 patches, 128x64 is 8; each image adds its start/end markers.
+    assert prompt_tokens((64, 64)) == bare + 4 + 2
+    assert prompt_tokens((64, 64), (128, 64)) == bare + 4 + 8 + 4
+
+
+def test_video_as_data_url_and_as_allowed_path(client: openai.OpenAI, media_root: Path) -> None:
+    clip = media_root / "clip.mp4"
+    by_data = ask(
+        client, [{"type": "video_url", "video_url": {"url": data_url(clip, "video/mp4")}}]
+    )
+    by_path = ask(client, [{"type": "video_url", "video_url": {"url": f"file://{clip}"}}])
+    relative = ask(client, [{"type": "video_url", "video_url": {"url": "clip.mp4"}}])
+    text = ask(client, "x")
+    for reply in (by_path, relative):
+        assert reply.usage.prompt_tokens == by_data.usage.prompt_tokens  # type: ignore[attr-defined]
+        assert reply.choices[0].message.content == by_data.choices[0].message.content  # type: ignore[attr-defined]
+    # 3 s at 2 fps = 6 frames in 3 pairs, each 96x64 -> 6 merged patches, with its markers
+    # and a "<t seconds>" stamp.
+    assert by_data.usage.prompt_tokens > text.usage.prompt_tokens + 3 * 8  # type: ignore[attr-defined]
+
+
+def test_streaming_matches_the_plain_reply(client: openai.OpenAI) -> None:
+    plain = ask(client, "Is the red car parked?", max_tokens=12)
+    chunks = list(
+        ask(
+            client,
+            "Is the red car parked?",
+            max_tokens=12,
+            stream=True,
+            stream_options={"include_usage": True},
+        )  # type: ignore[call-overload]
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == plain.choices[0].message.content  # type: ignore[attr-defined]
+    finishes = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
+    assert finishes == [plain.choices[0].finish_reason]  # type: ignore[attr-defined]
+    assert chunks[-1].choices == [] and chunks[-1].usage == plain.usage  # type: ignore[attr-defined]
+
+
+def test_concurrent_requests_are_batched_and_unchanged(server: str, client: openai.OpenAI) -> None:
+    questions = [f"question number {i} about the blue door" for i in range(12)]
+    alone = [ask(client, q, max_tokens=10).choices[0].message.content for q in questions]  # type: ignore[attr-defined]
+    with cf.ThreadPoolExecutor(12) as pool:
+        together = list(pool.map(lambda q: ask(client, q, max_tokens=10), questions))
+    assert [r.choices[0].message.content for r in together] == alone  # type: ignore[attr-defined]
+    health = httpx.get(server.removesuffix("/v1") + "/health").json()
+    assert health["largest_batch"] > 1
+
+
+def image(url: str) -> dict[str, object]:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+OVER_LIMITS = {
+    "frames": ([image(png_url(64, 64))] * 9, {}, "--max-frames"),
+    "pixels": ([image(png_url(200, 200))], {}, "--max-pixels"),
+    "context": ("the red car " * 400, {}, "--max-model-len"),
+    "max-tokens": ("hello", {"max_tokens": 600}, "--max-model-len"),
+    "outside-root": ([image("file:///etc/passwd")], {}, "--media-root"),
+    "url": ([image("http://127.0.0.1:9/x.png")], {}, "data: URL"),
+    "bad-image": ([image("data:image/png;base64,AAAA")], {}, "not a readable image"),
+    "audio": ([{"type": "input_audio", "input_audio": {}}], {}, "unsupported part type"),
+    "placeholder": ("<|vision_start|><|image_pad|><|vision_end|>", {}, "placeholder tokens"),
+    "temperature": ("hello", {"temperature": 5}, "temperature"),
+}
+
+
+@pytest.mark.parametrize(("content", "kwargs", "named"), OVER_LIMITS.values(), ids=OVER_LIMITS)
+def test_requests_over_limits_get_400_naming_the_limit(
+    client: openai.OpenAI, content: object, kwargs: dict[str, object], named: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        ask(client, content, **kwargs)
+    assert named in caught.value.message
+    assert "\n" not in caught.value.message
+    assert ask(client, "still serving?").choices[0].message.content is not None  # type: ignore[attr-defined]
+
+
+def test_unknown_model_is_404(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError, match="tiny-qwen3vl"):
+        client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], max_tokens=2
+        )
+
+
+def test_agent_client_reads_the_server(server: str) -> None:
+    """Our own model client finds the model and gets a reply with usage."""
+    from mcr_agent import AgentConfig
+    from mcr_agent.llm import OpenAIVideoLLM
+
+    llm = OpenAIVideoLLM(AgentConfig(base_url=server))
+    assert llm.ping() == "tiny-qwen3vl"
+    reply = llm.complete([{"role": "user", "content": "hello"}], max_tokens=4)
+    assert reply.text and 1 <= reply.completion_tokens <= 4 and reply.prompt_tokens > 0
+
+
+def test_remote_code_model_with_its_own_class(tiny_vlm: Path, tmp_path: Path) -> None:
+    """InternVideo3 ships its model class as remote code; the server loads such a model."""
+    remote = copy_remote(tiny_vlm, tmp_path / "remote")
+    with serve_process(remote, "--served-model-name", "internvideo-test") as url:
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        reply = client.chat.completions.create(
+            model="internvideo-test",
+            messages=[
+                {
+                    "role": "user",
+                    "content": [image(png_url(64, 64)), {"type": "text", "text": "hi"}],
+                }
+            ],
+            max_tokens=4,
+        )
+        assert reply.usage is not None and reply.usage.completion_tokens >= 1
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mcr_agent", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_busy_port_fails_in_one_line_before_loading(tiny_vlm: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli(str(tiny_vlm), "--port", str(port))
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0 and "--port" in done.stderr
+
+
+def test_missing_model_fails_in_one_line(tmp_path: Path) -> None:
+    done = run_cli(
+        str(tmp_path / "no-such-model"), "--port", str(free_port()), env={"HF_HUB_OFFLINE": "1"}
+    )
+    assert done.returncode == 1
+    assert "cannot load the model" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_vllm_engine_runs_vllm_with_the_agent_flags(tmp_path: Path) -> None:
+    record = tmp_path / "argv.txt"
+    fake = tmp_path / "bin" / "vllm"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\n')
+    fake.chmod(0o755)
+    done = run_cli(
+        "Qwen/Qwen3-VL-8B-Instruct", "--engine", "vllm", "--port", "8123", "--max-frames", "32",
+        "--dtype", "bf16", "--", "--gpu-memory-utilization", "0.85",
+        env={"PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    argv = record.read_text().splitlines()
+    assert argv[:2] == ["serve", "Qwen/Qwen3-VL-8B-Instruct"]
+    assert (
+        "--enable-auto-tool-choice" in argv
+        and argv[argv.index("--tool-call-parser") + 1] == "hermes"
+    )
+    assert argv[argv.index("--limit-mm-per-prompt") + 1] == '{"image": 32, "video": 1}'
+    assert (
+        argv[argv.index("--port") + 1] == "8123" and argv[argv.index("--dtype") + 1] == "bfloat16"
+    )
+    assert argv[-2:] == ["--gpu-memory-utilization", "0.85"]
+
+
+def test_vllm_engine_without_vllm_says_how_to_get_it(tmp_path: Path) -> None:
+    done = run_cli("m", "--engine", "vllm", env={"PATH": str(tmp_path)})
+    assert done.returncode == 1
+    assert "pip install vllm" in done.stderr and done.stderr.strip().count("\n") == 0

@@ -1,0 +1,303 @@
+"""The server's reply handling: Hermes tool calls, think blocks, stop strings, batching
+and running out of memory, with the real HTTP layer and openai client over a model whose
+text is scripted from its prompt (the random tiny model never writes a tool call)."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from mcr_agent.serve.app import create_app, split_reply
+from tests.serve_helpers import png_url, scripted_engine, serve_app
+
+pytestmark = pytest.mark.timeout(120)
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "inspect",
+            "description": "Look again at a window of the video.",
+            "parameters": {
+                "type": "object",
+                "properties": {"start": {"type": "number"}, "end": {"type": "number"}},
+            },
+        },
+    }
+]
+
+# Real shapes of Qwen3 / InternVideo3 output (Hermes format).
+TABLE: list[tuple[str, str, list[tuple[str, dict[str, Any]]], str | None, str | None]] = [
+    (
+        "one call",
+        '<tool_call>\n{"name": "inspect", "arguments": {"start": 12, "end": 18}}\n</tool_call>',
+        [("inspect", {"start": 12, "end": 18})],
+        None,
+        None,
+    ),
+    (
+        "prose then two calls",
+        "I need to look twice.\n<tool_call>\n"
+        '{"name": "inspect", "arguments": {"start": 0, "end": 5}}\n</tool_call>\n'
+        '<tool_call>\n{"name": "ocr", "arguments": {"start": 5, "end": 9}}\n</tool_call>',
+        [("inspect", {"start": 0, "end": 5}), ("ocr", {"start": 5, "end": 9})],
+        "I need to look twice.",
+        None,
+    ),
+    (
+        "arguments as a JSON string",
+        '<tool_call>{"name": "inspect", "arguments": "{\\"start\\": 3}"}</tool_call>',
+        [("inspect", {"start": 3})],
+        None,
+        None,
+    ),
+    (
+        "unclosed block at the end of the budget",
+        '<tool_call>\n{"name": "inspect", "arguments": {"start": 1, "end": 2}}',
+        [("inspect", {"start": 1, "end": 2})],
+        None,
+        None,
+    ),
+    (
+        "malformed JSON stays as text",
+        '<tool_call>\n{"name": "inspect", "arguments": {"start": 1,, }}\n</tool_call>',
+        [],
+        '<tool_call>\n{"name": "inspect", "arguments": {"start": 1,, }}\n</tool_call>',
+        None,
+    ),
+    (
+        "one good and one malformed call: all stays as text",
+        '<tool_call>{"name": "inspect", "arguments": {}}</tool_call>'
+        "<tool_call>{name: inspect}</tool_call>",
+        [],
+        '<tool_call>{"name": "inspect", "arguments": {}}</tool_call>'
+        "<tool_call>{name: inspect}</tool_call>",
+        None,
+    ),
+    (
+        "a call inside a think block is not a call",
+        '<think>maybe <tool_call>{"name": "inspect", "arguments": {}}</tool_call>? no.</think>'
+        "The answer is B.",
+        [],
+        "The answer is B.",
+        'maybe <tool_call>{"name": "inspect", "arguments": {}}</tool_call>? no.',
+    ),
+    (
+        "think, then a call",
+        "<think>The door is unclear.</think>\n"
+        '<tool_call>{"name": "inspect", "arguments": {"start": 40, "end": 44}}</tool_call>',
+        [("inspect", {"start": 40, "end": 44})],
+        None,
+        "The door is unclear.",
+    ),
+    ("plain answer", "B. The red car.", [], "B. The red car.", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "calls", "content", "reasoning"), [t[1:] for t in TABLE], ids=[t[0] for t in TABLE]
+)
+def test_hermes_tool_calls(
+    text: str, calls: list[tuple[str, dict[str, Any]]], content: str | None, reasoning: str | None
+) -> None:
+    reply = split_reply(text, tools=True)
+    got = [
+        (c["function"]["name"], json.loads(c["function"]["arguments"])) for c in reply.tool_calls
+    ]
+    assert got == calls
+    assert reply.content == content
+    assert reply.reasoning == reasoning
+    assert all(c["id"].startswith("call_") for c in reply.tool_calls)
+
+
+def test_without_tools_a_call_is_just_text() -> None:
+    text = '<tool_call>{"name": "inspect", "arguments": {}}</tool_call>'
+    assert split_reply(text, tools=False) == split_reply(text, tools=False)
+    assert split_reply(text, tools=False).content == text
+
+
+def test_template_opened_think_block() -> None:
+    reply = split_reply("the car is red</think>\nB", tools=False, opens_think=True)
+    assert (reply.reasoning, reply.content) == ("the car is red", "B")
+
+
+Script = Callable[[str], str]
+
+
+@pytest.fixture
+def served(tiny_vlm: Path) -> Iterator[Callable[..., tuple[openai.OpenAI, Any]]]:
+    stack: list[Any] = []
+
+    def start(reply: Script, **kwargs: Any) -> tuple[openai.OpenAI, Any]:
+        engine = scripted_engine(tiny_vlm, reply, **kwargs)
+        server = serve_app(create_app(engine))
+        url = server.__enter__()
+        stack.append((server, engine))
+        return openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=30), engine
+
+    yield start
+    for server, engine in stack:
+        server.__exit__(None, None, None)
+        engine.close()
+
+
+def last_user(prompt: str) -> str:
+    return prompt.rpartition("<|im_start|>user\n")[2].partition("<|im_end|>")[0]
+
+
+def chat(client: openai.OpenAI, text: str, **kwargs: Any) -> Any:
+    return client.chat.completions.create(
+        model="scripted", messages=[{"role": "user", "content": text}], **kwargs
+    )
+
+
+def test_tool_calls_come_back_as_openai_tool_calls(served: Any) -> None:
+    call = '<tool_call>\n{"name": "inspect", "arguments": {"start": 12, "end": 18}}\n</tool_call>'
+    client, _ = served(lambda prompt: "Let me look." + call if "# Tools" in prompt else "no tools")
+    reply = chat(client, "when?", tools=TOOLS)
+    choice = reply.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content == "Let me look."
+    (got,) = choice.message.tool_calls
+    assert got.function.name == "inspect"
+    assert json.loads(got.function.arguments) == {"start": 12, "end": 18}
+    # tool_choice "none" leaves the tools out of the prompt
+    assert (
+        chat(client, "when?", tools=TOOLS, tool_choice="none").choices[0].message.content
+        == "no tools"
+    )
+
+
+def test_tool_calls_stream_whole_after_the_prose(served: Any) -> None:
+    call = '<tool_call>{"name": "inspect", "arguments": {"start": 1, "end": 2}}</tool_call>'
+    client, _ = served(lambda prompt: "Checking the door." + call)
+    chunks = list(chat(client, "x", tools=TOOLS, stream=True))
+    prose = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert prose == "Checking the door."
+    calls = [tc for c in chunks if c.choices for tc in c.choices[0].delta.tool_calls or []]
+    assert [(tc.index, tc.function.name) for tc in calls] == [(0, "inspect")]
+    assert json.loads(calls[0].function.arguments) == {"start": 1, "end": 2}
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 5
+
+
+def test_malformed_call_streams_as_text(served: Any) -> None:
+    bad = "Look: <tool_call>{oops}</tool_call>"
+    client, _ = served(lambda prompt: bad)
+    chunks = list(chat(client, "x", tools=TOOLS, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == bad
+    assert chat(client, "x", tools=TOOLS).choices[0].message.content == bad
+
+
+def test_think_block_is_reasoning(served: Any) -> None:
+    client, _ = served(lambda prompt: "<think>The sign says EXIT.</think>\nC")
+    message = chat(client, "x").choices[0].message
+    assert message.content == "C"
+    assert message.model_extra["reasoning_content"] == "The sign says EXIT."
+    chunks = list(chat(client, "x", stream=True))
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    assert "".join(d.content or "" for d in deltas) == "C"
+    assert "".join((d.model_extra or {}).get("reasoning_content") or "" for d in deltas) == (
+        "The sign says EXIT."
+    )
+
+
+def test_stop_strings_and_max_tokens(served: Any) -> None:
+    client, _ = served(lambda prompt: "The answer is B. Because the car is red.")
+    stopped = chat(client, "x", stop=[". Because"])
+    assert stopped.choices[0].message.content == "The answer is B"
+    assert stopped.choices[0].finish_reason == "stop"
+    streamed = list(chat(client, "x", stop=". Because", stream=True))
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+        == "The answer is B"
+    )
+    short = chat(client, "x", max_tokens=3)
+    assert short.choices[0].finish_reason == "length" and short.usage.completion_tokens == 3
+
+
+def test_rows_of_a_batch_keep_their_own_replies(served: Any) -> None:
+    gate = threading.Event()
+
+    def reply(prompt: str) -> str:
+        gate.wait(5)  # hold the first batch so the others queue up behind it
+        return f"echo {last_user(prompt)}" * (1 + len(last_user(prompt)) % 3)
+
+    client, engine = served(reply, max_batch=16)
+    with cf.ThreadPoolExecutor(16) as pool:
+        futures = [pool.submit(chat, client, f"q{i}", max_tokens=64) for i in range(16)]
+        gate.set()
+        replies = [f.result() for f in futures]
+    for i, r in enumerate(replies):
+        assert r.choices[0].message.content == f"echo q{i}" * (1 + len(f"q{i}") % 3)
+    assert engine.largest_batch > 1 and engine.served == 16
+
+
+def test_images_batch_with_text(served: Any) -> None:
+    client, _ = served(lambda prompt: str(prompt.count("<|image_pad|>")))
+    image = {"type": "image_url", "image_url": {"url": png_url(64, 64)}}
+    with cf.ThreadPoolExecutor(4) as pool:
+        asks = [
+            pool.submit(chat, client, "text only"),
+            pool.submit(
+                client.chat.completions.create,
+                model="scripted",
+                messages=[
+                    {"role": "user", "content": [image, image, {"type": "text", "text": "?"}]}
+                ],
+            ),
+        ]
+        text_only, two_images = (f.result() for f in asks)
+    assert text_only.choices[0].message.content == "0"
+    assert two_images.choices[0].message.content == "8"
+
+
+def test_out_of_memory_batch_splits_and_single_request_gets_400(served: Any) -> None:
+    import torch
+
+    def fail(rows: int) -> None:
+        if rows > 1 or limit_single[0]:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    limit_single = [False]
+    gate = threading.Event()
+
+    def reply(prompt: str) -> str:
+        gate.wait(5)
+        return "ok " + last_user(prompt)
+
+    client, engine = served(reply, fail=fail)
+    with cf.ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(chat, client, f"r{i}") for i in range(6)]
+        gate.set()
+        assert sorted(f.result().choices[0].message.content for f in futures) == sorted(
+            f"ok r{i}" for i in range(6)
+        )
+    assert engine.largest_batch > 1  # a batch did run out of memory, then ran row by row
+    limit_single[0] = True
+    with pytest.raises(openai.BadRequestError, match="--max-pixels"):
+        chat(client, "too big")
+    limit_single[0] = False
+    assert chat(client, "after").choices[0].message.content == "ok after"
+
+
+def test_generation_error_is_a_500_and_the_server_goes_on(served: Any) -> None:
+    broken = [True]
+
+    def reply(prompt: str) -> str:
+        if broken[0]:
+            raise ValueError("shape mismatch in the vision tower")
+        return "fine"
+
+    client, _ = served(reply)
+    with pytest.raises(openai.InternalServerError, match="shape mismatch"):
+        chat(client, "x")
+    broken[0] = False
+    assert chat(client, "x").choices[0].message.content == "fine"
