@@ -137,7 +137,7 @@ def build_tiny_qwen3vl(folder: Path, *, remote: bool = False) -> Path:
             num_attention_heads=4,
             num_key_value_heads=2,
             head_dim=16,
-            max_position_embeddings=4096,
+            max_position_embeddings=32768,
             rope_parameters={
                 "rope_type": "default",
                 "rope_theta": 5e6,

@@ -125,6 +125,7 @@ class ScriptedModel:
         tokenizer: Any,
         reply: Callable[[str], str],
         fail: Callable[[int], None] | None = None,
+        delay: float = 0.0,
     ) -> None:
         import torch
         from transformers import GenerationConfig
@@ -137,6 +138,8 @@ class ScriptedModel:
         self.device = torch.device("cpu")
         self.dtype = torch.float32
         self.calls: list[int] = []
+        self.delay = delay  # seconds per generated token step
+        self.steps = 0
 
     def generate(
         self,
@@ -166,6 +169,8 @@ class ScriptedModel:
                 0 if done[i] else (row[step] if step < len(row) else end)
                 for i, row in enumerate(rows)
             ]
+            time.sleep(self.delay)
+            self.steps += 1
             column = torch.tensor(tokens)
             sequence = torch.cat([sequence, column[:, None]], dim=1)
             streamer.put(column)
@@ -187,9 +192,10 @@ def scripted_engine(model_dir: Path, reply: Callable[[str], str], **kwargs: Any)
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     fail = kwargs.pop("fail", None)
+    delay = kwargs.pop("delay", 0.0)
     limits = kwargs.pop("limits", Limits(max_model_len=4096))
     builder = InputBuilder(tokenizer, AutoImageProcessor.from_pretrained(model_dir), None, limits)
-    model = ScriptedModel(tokenizer, reply, fail)
+    model = ScriptedModel(tokenizer, reply, fail, delay)
     return Engine(model, tokenizer, builder, name="scripted", **kwargs)
 
 

@@ -19,7 +19,7 @@ from tests.serve_helpers import data_url, free_port, make_video, png_url, serve_
 
 pytestmark = pytest.mark.timeout(300)
 
-LIMITS = ["--max-frames", "8", "--max-pixels", "20000", "--max-model-len", "512"]
+LIMITS = ["--max-frames", "8", "--max-pixels", "250000", "--max-model-len", "16384"]
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +128,14 @@ def image(url: str) -> dict[str, object]:
 
 OVER_LIMITS = {
     "frames": ([image(png_url(64, 64))] * 9, {}, "--max-frames"),
-    "pixels": ([image(png_url(200, 200))], {}, "--max-pixels"),
-    "context": ("the red car " * 400, {}, "--max-model-len"),
-    "max-tokens": ("hello", {"max_tokens": 600}, "--max-model-len"),
+    "pixels": ([image(png_url(600, 500))], {}, "--max-pixels"),
+    "context": ("the red car " * 6000, {}, "--max-model-len"),
+    "max-tokens": ("hello", {"max_tokens": 17000}, "--max-model-len"),
+    "bad-video": (
+        [{"type": "video_url", "video_url": {"url": "data:video/mp4;base64,AAAA"}}],
+        {},
+        "not a readable video",
+    ),
     "outside-root": ([image("file:///etc/passwd")], {}, "--media-root"),
     "url": ([image("http://127.0.0.1:9/x.png")], {}, "data: URL"),
     "bad-image": ([image("data:image/png;base64,AAAA")], {}, "not a readable image"),
@@ -185,6 +190,35 @@ def test_remote_code_model_with_its_own_class(tiny_vlm: Path, tmp_path: Path) ->
             max_tokens=4,
         )
         assert reply.usage is not None and reply.usage.completion_tokens >= 1
+
+
+def test_ask_runs_the_agent_loop_on_the_served_model(
+    server: str,
+    speech_video: Path,
+    cache_with_speech_memory: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`mcr-agent ask` end to end against `mcr-agent serve`: frames, tools and replies all go
+    through the real server (the random model's answers are noise; the loop must still end
+    with a letter, the server's token counts, and no error)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from mcr_agent.cli import main
+
+    monkeypatch.setenv("MCR_CACHE_DIR", str(cache_with_speech_memory))
+    monkeypatch.setenv("MCR_BASE_URL", server)
+    question = ["What does the speaker say is parked?", "--option", "A. a truck"]
+    result = CliRunner().invoke(
+        main, ["ask", str(speech_video), *question, "--option", "B. a car", "--json"]
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["choice"] in ("A", "B")
+    assert answer["usage"]["model_calls"] >= 1 and answer["usage"]["prompt_tokens"] > 100
+    assert answer["usage"]["frames_sent"] >= 1
+    assert not any("rejected" in step["summary"] for step in answer["steps"])
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

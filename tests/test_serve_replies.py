@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -301,3 +302,38 @@ def test_generation_error_is_a_500_and_the_server_goes_on(served: Any) -> None:
         chat(client, "x")
     broken[0] = False
     assert chat(client, "x").choices[0].message.content == "fine"
+
+
+def test_tool_round_trip_renders_the_call_and_its_result(served: Any) -> None:
+    def reply(prompt: str) -> str:
+        seen = '"name": "inspect"' in prompt and "<tool_response>\nred car at 0:12" in prompt
+        return "B" if seen else "missing"
+
+    client, _ = served(reply)
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "inspect", "arguments": '{"start": 10, "end": 14}'}}  # fmt: skip
+    messages = [
+        {"role": "user", "content": "what is parked?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "red car at 0:12"},
+    ]
+    got = client.chat.completions.create(model="scripted", messages=messages, tools=TOOLS)
+    assert got.choices[0].message.content == "B"
+
+
+def test_a_client_that_leaves_stops_its_row(served: Any) -> None:
+    import httpx
+
+    client, engine = served(lambda prompt: "word " * 400, delay=0.005)
+    url = str(client.base_url).rstrip("/") + "/chat/completions"
+    body = {"messages": [{"role": "user", "content": "x"}], "stream": True, "max_tokens": 500}
+    with httpx.stream("POST", url, json=body, timeout=30) as response:
+        lines = response.iter_lines()
+        for _ in range(6):
+            next(lines)
+    deadline = time.monotonic() + 10
+    while engine.stats()["running"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    steps = engine.model.steps
+    assert steps < 300, f"the row ran on after its client left ({steps} steps)"
+    assert chat(client, "after").choices[0].message.content.startswith("word")

@@ -112,6 +112,7 @@ class Engine:
         self.batches = 0  # generate calls run
         self.largest_batch = 0
         self.served = 0
+        self.running = 0  # requests in the batch on the model now
         self._pending: deque[Job] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -128,6 +129,7 @@ class Engine:
             queued = len(self._pending)
         return {
             "queued": queued,
+            "running": self.running,
             "served": self.served,
             "batches": self.batches,
             "largest_batch": self.largest_batch,
@@ -184,6 +186,7 @@ class Engine:
             return batch
 
     def _run(self, batch: list[Job]) -> None:
+        self.running = len(batch)
         try:
             self._generate(batch)
         except Exception as exc:  # one bad batch must not stop the server
@@ -193,6 +196,8 @@ class Engine:
                 logger.exception("generation failed")
                 self._fail(batch, RequestError(f"generation failed: {exc}", status=500))
             return
+        finally:
+            self.running = 0
         for job in batch:
             job.emit("done", job.finish or "length")
 
