@@ -83,9 +83,9 @@ def run_demo(console: Console, config: AgentConfig, folder: Path) -> None:
     if problem is not None:
         console.print(
             f"[yellow]no model server at {config.base_url}[/]: start one with "
-            "`vllm serve Qwen/Qwen3-VL-8B-Instruct --port 8000 --enable-auto-tool-choice "
-            "--tool-call-parser hermes` on a GPU machine (see README) "
-            "and set MCR_BASE_URL, then run `mcr-agent demo` again to ask it about the video.",
+            "`mcr-agent serve yanziang/InternVideo3-8B-Instruct --host 0.0.0.0 --dtype bf16` "
+            "on a GPU machine (see README) and set MCR_BASE_URL, then run `mcr-agent demo` "
+            "again to ask it about the video.",
             highlight=False,
         )
         return

@@ -237,8 +237,8 @@ class OpenAIVideoLLM:
             )
         if isinstance(exc, openai.APIConnectionError):
             return ModelServerError(
-                f"no model server answers at {url}: start one (vLLM or another "
-                "OpenAI-compatible server, see README) or set MCR_BASE_URL / --base-url"
+                f"no model server answers at {url}: start one (`mcr-agent serve MODEL` on a "
+                "GPU machine, see README) or set MCR_BASE_URL / --base-url"
             )
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             return ModelServerError(f"the model server at {url} refused the key: set MCR_API_KEY")

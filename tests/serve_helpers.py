@@ -28,12 +28,20 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_process(model: Path, *args: str, timeout: float = 120.0) -> Iterator[str]:
-    """`python -m mcr_agent serve MODEL ARGS` on a free port; yields its /v1 URL."""
+def serve_process(
+    model: Path,
+    *args: str,
+    timeout: float = 120.0,
+    started: list[subprocess.Popen[bytes]] | None = None,
+) -> Iterator[str]:
+    """`python -m mcr_agent serve MODEL ARGS` on a free port; yields its /v1 URL (the
+    process goes into `started`)."""
     port = free_port()
     command = [sys.executable, "-m", "mcr_agent", "serve", str(model), "--port", str(port), *args]
     log = io.BytesIO()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if started is not None:
+        started.append(proc)
     reader = threading.Thread(target=lambda: log.write(proc.stdout.read() or b""), daemon=True)  # type: ignore[union-attr]
     reader.start()
     url = f"http://127.0.0.1:{port}"

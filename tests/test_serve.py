@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -281,3 +283,82 @@ def test_vllm_engine_without_vllm_says_how_to_get_it(tmp_path: Path) -> None:
     done = run_cli("m", "--engine", "vllm", env={"PATH": str(tmp_path)})
     assert done.returncode == 1
     assert "pip install vllm" in done.stderr and done.stderr.strip().count("\n") == 0
+
+
+def test_vision_tokens_get_their_3d_positions(tiny_vlm: Path, media_root: Path) -> None:
+    """Qwen3-VL places image and video tokens in 3-D (M-RoPE); transformers does so only when
+    told which tokens are vision tokens. The served reply equals that reference, and the
+    reference differs from plain 1-D positions, so the check can fail."""
+    import threading
+
+    import torch
+
+    from mcr_agent.serve.engine import Job, Sampling, load_engine
+    from mcr_agent.serve.inputs import Limits
+
+    engine = load_engine(str(tiny_vlm), Limits(media_root=media_root), device="cpu")
+    try:
+        video = {"type": "video_url", "video_url": {"url": "clip.mp4"}}
+        content = [image(png_url(96, 64)), video, {"type": "text", "text": "what changes?"}]
+        prepared = engine.builder.build([{"role": "user", "content": content}])
+        finished = threading.Event()
+        job = Job(
+            prepared,
+            Sampling(max_tokens=12, temperature=0.0),
+            lambda k, v: k != "token" and finished.set(),
+        )
+        engine.submit(job)
+        assert finished.wait(60)
+        ids = torch.tensor([prepared.ids])
+        inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        inputs |= (prepared.images or {}) | (prepared.videos or {})
+        types = (ids == engine.builder.image_id).long() + 2 * (
+            ids == engine.builder.video_id
+        ).long()
+
+        def reference(**extra: object) -> list[int]:
+            with torch.inference_mode():
+                out = engine.model.generate(**inputs, **extra, max_new_tokens=12, do_sample=False)
+            return [t for t in out[0, ids.shape[1] :].tolist() if t not in engine.eos]
+
+        assert [t for t in job.tokens if t not in engine.eos] == reference(mm_token_type_ids=types)
+        assert reference(mm_token_type_ids=types) != reference()
+    finally:
+        engine.close()
+        engine.join()
+
+
+def test_seeded_sampling_repeats_under_concurrency(client: openai.OpenAI) -> None:
+    def sample(_: int) -> str:
+        reply = ask(client, "tell a story", max_tokens=16, temperature=1.0, seed=1234)
+        return str(reply.choices[0].message.content)  # type: ignore[attr-defined]
+
+    alone = sample(0)
+    with cf.ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(sample, range(4))) == [alone] * 4
+
+
+def test_ctrl_c_ends_requests_in_flight_with_503(tiny_vlm: Path) -> None:
+    import threading
+
+    started: list[subprocess.Popen[bytes]] = []
+    with serve_process(tiny_vlm, "--max-batch", "2", started=started) as url:
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=60)
+        outcome: list[object] = []
+
+        def long_request() -> None:
+            try:
+                outcome.append(ask(client, "x", max_tokens=20000))
+            except openai.APIStatusError as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=long_request)
+        worker.start()
+        deadline = time.monotonic() + 20
+        health = url.removesuffix("/v1") + "/health"
+        while httpx.get(health).json()["running"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(started[0].pid, signal.SIGINT)
+        worker.join(30)
+    assert outcome and isinstance(outcome[0], openai.APIStatusError), outcome
+    assert outcome[0].status_code == 503 and "shutting down" in outcome[0].message

@@ -337,3 +337,116 @@ def test_a_client_that_leaves_stops_its_row(served: Any) -> None:
     steps = engine.model.steps
     assert steps < 300, f"the row ran on after its client left ({steps} steps)"
     assert chat(client, "after").choices[0].message.content.startswith("word")
+
+
+def test_streamed_characters_made_of_several_tokens(served: Any) -> None:
+    text = "Café ☕ 你好 — done. The end."
+    client, _ = served(lambda prompt: text)
+    chunks = list(chat(client, "x", stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
+    assert chat(client, "x").choices[0].message.content == text
+
+
+def test_a_short_reply_does_not_wait_for_its_batch(served: Any) -> None:
+    gate = threading.Event()
+
+    def reply(prompt: str) -> str:
+        gate.wait(5)
+        return "B" if "short" in prompt else "word " * 300
+
+    client, engine = served(reply, delay=0.005, max_batch=4)
+    with cf.ThreadPoolExecutor(3) as pool:
+        first = pool.submit(chat, client, "first")  # holds the worker until the gate opens
+        time.sleep(0.3)
+        started = time.monotonic()
+        futures = {q: pool.submit(chat, client, q, max_tokens=400) for q in ("short", "long")}
+        gate.set()
+        short = futures["short"].result()
+        short_at = time.monotonic() - started
+        futures["long"].result()
+        long_at = time.monotonic() - started
+        first.result()
+    assert short.choices[0].message.content == "B"
+    assert engine.largest_batch >= 2
+    assert short_at < long_at - 0.5, (short_at, long_at)
+
+
+def test_a_plain_client_that_leaves_stops_its_row(served: Any) -> None:
+    import httpx
+
+    client, engine = served(lambda prompt: "word " * 400, delay=0.005)
+    url = str(client.base_url).rstrip("/") + "/chat/completions"
+    body = {"messages": [{"role": "user", "content": "x"}], "max_tokens": 500}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(url, json=body, timeout=0.4)
+    deadline = time.monotonic() + 10
+    while engine.stats()["running"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine.model.steps < 350, f"the row ran on after its client left ({engine.model.steps})"
+
+
+MALFORMED = {
+    "role-list": {"messages": [{"role": ["user"], "content": "hi"}]},
+    "part-type-list": {"messages": [{"role": "user", "content": [{"type": ["text"]}]}]},
+    "tool-calls-int": {"messages": [{"role": "assistant", "content": "", "tool_calls": 5}]},
+    "call-without-name": {"messages": [{"role": "assistant", "tool_calls": [{"id": "1"}]}]},
+    "huge-seed": {"messages": [{"role": "user", "content": "x"}], "seed": 10**30},
+    "tool-choice-required": {"messages": [{"role": "user", "content": "x"}], "tools": TOOLS,
+                             "tool_choice": "required"},
+    "no-messages": {"messages": []},
+    "not-json": None,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED)
+def test_malformed_requests_get_openai_400s(served: Any, body: dict[str, Any] | None) -> None:
+    import httpx
+
+    client, _ = served(lambda prompt: "ok")
+    url = str(client.base_url).rstrip("/") + "/chat/completions"
+    if body is None:
+        response = httpx.post(
+            url, content=b"{not json", headers={"content-type": "application/json"}
+        )
+    else:
+        response = httpx.post(url, json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["message"]
+    assert chat(client, "x").choices[0].message.content == "ok"
+
+
+def test_api_key_is_required_when_set(tiny_vlm: Path) -> None:
+    import httpx
+
+    engine = scripted_engine(tiny_vlm, lambda prompt: "ok")
+    with serve_app(create_app(engine, api_key="s3cret")) as url:
+        assert httpx.get(url.removesuffix("/v1") + "/health").status_code == 200
+        for key in ("wrong", "sékret"):
+            response = httpx.get(
+                f"{url}/models", headers={"authorization": f"Bearer {key}".encode()}
+            )
+            assert (
+                response.status_code == 401 and "--api-key" in response.json()["error"]["message"]
+            )
+        good = openai.OpenAI(base_url=url, api_key="s3cret", max_retries=0)
+        assert chat(good, "x").choices[0].message.content == "ok"
+        engine.close()
+        assert httpx.get(url.removesuffix("/v1") + "/health").status_code == 503
+
+
+def test_a_full_queue_answers_429(served: Any) -> None:
+    gate = threading.Event()
+    client, _ = served(lambda prompt: gate.wait(5) and "ok", max_queue=1)
+    with cf.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(chat, client, f"q{i}") for i in range(4)]
+        time.sleep(0.5)
+        gate.set()
+        outcomes = []
+        for f in futures:
+            try:
+                outcomes.append(f.result().choices[0].message.content)
+            except openai.RateLimitError as exc:
+                assert "busy" in exc.message
+                outcomes.append("429")
+    assert "429" in outcomes and "ok" in outcomes

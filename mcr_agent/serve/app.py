@@ -9,7 +9,9 @@ message says what to change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import secrets
 import time
 import uuid
@@ -17,9 +19,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -28,6 +30,8 @@ from .engine import Engine, Job, Sampling
 from .inputs import RequestError
 
 __all__ = ["ChatRequest", "create_app", "split_reply"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_TOKENS = 4096
 _MARKERS = ("<tool_call>", "<think>", "</think>")
@@ -47,7 +51,7 @@ class ChatRequest(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     top_k: int | None = Field(default=None, ge=0)
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0, lt=2**63)
     stop: str | list[str] | None = None
     n: int = Field(default=1, ge=1)
     stream: bool = False
@@ -120,19 +124,27 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> FastAPI:
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return _error(400, f"{where or 'request'}: {first.get('msg', 'invalid request')}", where)
 
-    @app.middleware("http")
-    async def _auth(request: Request, call_next: Any) -> Any:
-        if api_key and request.url.path.startswith("/v1/"):
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not secrets.compare_digest(given, api_key):
-                return _error(401, "missing or wrong API key: send the server's --api-key")
-        return await call_next(request)
+    @app.exception_handler(Exception)
+    async def _broken(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("request failed")
+        return _error(500, f"the server failed on this request: {type(exc).__name__}: {exc}")
 
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
+    async def _auth(request: Request) -> None:
+        # A dependency, not a middleware: Starlette's HTTP middleware hides a client leaving.
+        if api_key:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not secrets.compare_digest(given.encode(), api_key.encode()):
+                raise RequestError(
+                    "missing or wrong API key: send the server's --api-key", status=401
+                )
+
+    @app.get("/health", response_model=None)
+    async def health() -> Any:
+        if not engine.alive():
+            return _error(503, "the model worker is not running: restart the server")
         return {"status": "ok", "model": engine.name, **engine.stats()}
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", dependencies=[Depends(_auth)])
     async def models() -> dict[str, Any]:
         card = {
             "id": engine.name,
@@ -143,8 +155,8 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> FastAPI:
         }
         return {"object": "list", "data": [card]}
 
-    @app.post("/v1/chat/completions", response_model=None)
-    async def chat(body: ChatRequest) -> Any:
+    @app.post("/v1/chat/completions", response_model=None, dependencies=[Depends(_auth)])
+    async def chat(body: ChatRequest, request: Request) -> Any:
         if body.model and body.model != engine.name:
             raise RequestError(
                 f"model {body.model!r} is not served here; this server serves {engine.name!r}",
@@ -155,6 +167,11 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> FastAPI:
             raise RequestError("n must be 1 on this server", param="n")
         if body.logprobs:
             raise RequestError("logprobs are not available on this server", param="logprobs")
+        if body.tool_choice not in (None, "auto", "none"):
+            raise RequestError(
+                "tool_choice can be 'auto' or 'none' on this server (it cannot force a call)",
+                param="tool_choice",
+            )
         use_tools = bool(body.tools) and body.tool_choice != "none"
         fps = (body.mm_processor_kwargs or {}).get("fps")
         if fps is not None and (not isinstance(fps, int | float) or not 0 < fps <= 30):
@@ -167,9 +184,10 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> FastAPI:
         events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
         def emit(kind: str, value: Any) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, (kind, value))
+            with contextlib.suppress(RuntimeError):  # the loop is gone at shutdown
+                loop.call_soon_threadsafe(events.put_nowait, (kind, value))
 
-        job = Job(prepared, sampling, emit)
+        job = Job(prepared, sampling, emit, streaming=body.stream)
         engine.submit(job)
         meta = _Meta(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), engine.name)
         if body.stream:
@@ -177,10 +195,11 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> FastAPI:
             stream = _stream(job, events, engine, meta, use_tools, include_usage)
             return StreamingResponse(stream, media_type="text/event-stream")
         try:
-            while (event := await events.get())[0] == "token":
-                pass
+            event = await _outcome(events, request)
         finally:
-            job.cancelled.set()
+            job.cancelled.set()  # stops the row if the client left
+        if event is None:
+            return Response(status_code=499)
         if event[0] == "error":
             raise event[1]
         reply = split_reply(_text(engine, job), tools=use_tools, opens_think=prepared.opens_think)
@@ -206,6 +225,26 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> FastAPI:
         }
 
     return app
+
+
+async def _outcome(
+    events: asyncio.Queue[tuple[str, Any]], request: Request
+) -> tuple[str, Any] | None:
+    """The job's "done" or "error" event; None when the client leaves first (checked twice
+    a second, tokens or not)."""
+    loop = asyncio.get_running_loop()
+    check_at = loop.time() + 0.5
+    while True:
+        try:
+            event = await asyncio.wait_for(events.get(), timeout=max(0.0, check_at - loop.time()))
+        except TimeoutError:
+            event = ("token", None)
+        if event[0] != "token":
+            return event
+        if loop.time() >= check_at:
+            if await request.is_disconnected():
+                return None
+            check_at = loop.time() + 0.5
 
 
 @dataclass(frozen=True)
@@ -239,13 +278,17 @@ async def _stream(
     opens = job.prepared.opens_think
     try:
         yield _sse(meta.chunk({"role": "assistant", "content": ""}))
+        detokenizer = _Detokenizer(engine)
         while True:
             kind, value = await events.get()
+            while kind == "token" and not events.empty():  # decode once per burst of tokens
+                kind, value = events.get_nowait()
             if kind == "error":
                 yield _sse({"error": {"message": str(value), "type": "server_error"}})
                 return
-            text = _text(engine, job)
-            if kind == "token":
+            text = _cut_at_stop(detokenizer.text(job.tokens), job.sampling.stop)
+            if kind == "token":  # hold back a half-decoded character or a marker's start
+                text = text.rstrip("\ufffd")
                 text = text[: len(text) - _held(text, holds)]
             reasoning, content = _parts(text, opens_think=opens, tools=tools)
             for field, now in (("reasoning_content", reasoning), ("content", content)):
@@ -284,11 +327,39 @@ def _held(text: str, markers: list[str]) -> int:
 
 
 def _text(engine: Engine, job: Job) -> str:
+    """The whole reply so far, cut at the first stop string."""
     tokens = [t for t in job.tokens if t not in engine.eos]
-    text = str(engine.tokenizer.decode(tokens, skip_special_tokens=True))
-    for stop in job.sampling.stop:
+    return _cut_at_stop(
+        str(engine.tokenizer.decode(tokens, skip_special_tokens=True)), job.sampling.stop
+    )
+
+
+def _cut_at_stop(text: str, stops: tuple[str, ...]) -> str:
+    for stop in stops:
         text = text.partition(stop)[0]
     return text
+
+
+class _Detokenizer:
+    """The text of a growing token list, decoding only the tokens after the last clean
+    break (byte-level BPE decodes piecewise exactly where no character is split)."""
+
+    _SPAN = 32
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.head = ""
+        self.start = 0
+
+    def text(self, tokens: list[int]) -> str:
+        end = len(tokens)
+        if end and tokens[end - 1] in self.engine.eos:
+            end -= 1
+        decode = self.engine.tokenizer.decode
+        tail = str(decode(tokens[self.start : end], skip_special_tokens=True))
+        if end - self.start >= self._SPAN and not tail.endswith("\ufffd"):
+            self.head, self.start, tail = self.head + tail, end, ""
+        return self.head + tail
 
 
 def _finish(job: Job, reply: Reply) -> str:

@@ -47,31 +47,53 @@ class Sampling:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        greedy = self.temperature <= 1e-5
-        if greedy:
-            return (True, None, None, None, None)
-        return (False, self.temperature, self.top_p, self.top_k, self.seed)
+        if self.temperature <= 1e-5:
+            return ("greedy",)
+        if self.seed is not None:  # one generator per call: a seeded request runs alone
+            return ("seeded", id(self))
+        return ("sample", self.temperature, self.top_p, self.top_k)
 
 
 @dataclass(eq=False)
 class Job:
     """One request in the engine.
 
-    `emit` is called from the worker thread with ("token", id), then once with
-    ("done", finish_reason) or ("error", RequestError).
+    `emit` is called from the worker thread with ("token", id) per token, then once with
+    ("done", finish_reason) as soon as the row ends (not when its batch ends) or
+    ("error", RequestError).
     """
 
     prepared: Prepared
     sampling: Sampling
     emit: Callable[[str, Any], None]
+    streaming: bool = False
     cancelled: threading.Event = field(default_factory=threading.Event)
     tokens: list[int] = field(default_factory=list)
     finish: str | None = None
-    text_tail: str = ""
+    reported: bool = False  # "done" or "error" was emitted
 
     @property
     def done(self) -> bool:
         return self.finish is not None
+
+    def end(self, finish: str) -> None:
+        """Mark the row finished and tell its request, once."""
+        self.finish = finish
+        if not self.reported:
+            self.reported = True
+            self.emit("done", finish)
+
+    def fail(self, error: RequestError) -> None:
+        """End the request with an error, once."""
+        self.finish = self.finish or "error"
+        if not self.reported:
+            self.reported = True
+            self.emit("error", error)
+
+    def restart(self) -> None:
+        """Forget a half-made reply nobody has seen (non-streaming), to run it again."""
+        self.tokens.clear()
+        self.finish = None
 
 
 class Engine:
@@ -85,6 +107,7 @@ class Engine:
         max_batch: Most requests in one ``generate`` call.
         max_batch_tokens: Most padded prompt tokens in one call (rows times longest prompt).
         batch_window: Seconds the worker waits for company when a request arrives alone.
+        max_queue: Requests waiting beyond this get HTTP 429 (default 16 batches).
     """
 
     def __init__(
@@ -97,6 +120,7 @@ class Engine:
         max_batch: int = 8,
         max_batch_tokens: int | None = None,
         batch_window: float = 0.005,
+        max_queue: int | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -113,7 +137,11 @@ class Engine:
         self.largest_batch = 0
         self.served = 0
         self.running = 0  # requests in the batch on the model now
+        self.max_queue = max_queue or 16 * max_batch
+        forward = getattr(model, "forward", None)
+        self._token_types = forward is not None and "mm_token_type_ids" in _parameters(forward)
         self._pending: deque[Job] = deque()
+        self._running: list[Job] = []
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="mcr-serve-model", daemon=True)
@@ -136,91 +164,136 @@ class Engine:
         }
 
     def submit(self, job: Job) -> None:
-        """Queue a job; its results arrive through ``job.emit``."""
+        """Queue a job; its results arrive through ``job.emit``.
+
+        Raises:
+            RequestError: The server is shutting down (503) or its queue is full (429).
+        """
         with self._cond:
             if self._closed:
-                raise RequestError("the server is shutting down", status=503)
+                raise RequestError("the server is shutting down; retry on another", status=503)
+            if len(self._pending) >= self.max_queue:
+                raise RequestError(
+                    f"the server is busy ({len(self._pending)} requests queued): retry later, "
+                    "or add a replica to MCR_BASE_URL",
+                    status=429,
+                )
             self._pending.append(job)
             self._cond.notify()
 
+    def alive(self) -> bool:
+        """The worker thread is running (False after `close` or a crash)."""
+        return self._thread.is_alive() and not self._closed
+
     def close(self) -> None:
-        """Stop the worker after the batch in progress; queued jobs get an error."""
+        """Stop: queued and running requests end with a 503 at once (running rows stop at
+        their next token); the worker ends after the batch in progress."""
+        error = RequestError("the server is shutting down; retry on another", status=503)
         with self._cond:
             self._closed = True
-            left = list(self._pending)
+            left = list(self._pending) + list(self._running)
             self._pending.clear()
             self._cond.notify()
         for job in left:
-            job.emit("error", RequestError("the server is shutting down", status=503))
-        self._thread.join(timeout=30)
+            job.cancelled.set()
+            job.fail(error)
+
+    def join(self, timeout: float = 30.0) -> None:
+        """Wait for the worker to end after `close`."""
+        self._thread.join(timeout)
 
     def _loop(self) -> None:
         while True:
             batch = self._next_batch()
             if batch is None:
                 return
-            self._run(batch)
+            if batch:
+                self._run(batch)
 
     def _next_batch(self) -> list[Job] | None:
+        """The next batch: the oldest job and every queued one that runs the same way and
+        fits; an empty list when every queued job had been cancelled; None once closed."""
         with self._cond:
             while not self._pending and not self._closed:
                 self._cond.wait()
+            deadline = time.monotonic() + self.batch_window
+            while (
+                not self._closed
+                and len(self._pending) < self.max_batch
+                and (wait := deadline - time.monotonic()) > 0
+            ):
+                self._cond.wait(wait)
             if self._closed:
                 return None
-            deadline = time.monotonic() + self.batch_window
-            while len(self._pending) < self.max_batch and (wait := deadline - time.monotonic()) > 0:
-                self._cond.wait(wait)
+            for job in [j for j in self._pending if j.cancelled.is_set()]:
+                self._pending.remove(job)
+            if not self._pending:
+                return []
             batch: list[Job] = []
             longest = 0
             key = self._pending[0].sampling.key
             for job in list(self._pending):
-                if job.cancelled.is_set():
-                    self._pending.remove(job)
-                    continue
                 size = max(longest, len(job.prepared.ids))
-                fits = batch == [] or (len(batch) + 1) * size <= self.max_batch_tokens
+                fits = not batch or (len(batch) + 1) * size <= self.max_batch_tokens
                 if job.sampling.key == key and fits and len(batch) < self.max_batch:
                     batch.append(job)
                     longest = size
                     self._pending.remove(job)
+            # `key` makes a seeded job run alone (one random generator per call).
+            self._running = batch
             return batch
 
     def _run(self, batch: list[Job]) -> None:
         self.running = len(batch)
+        out_of_memory = False
         try:
             self._generate(batch)
         except Exception as exc:  # one bad batch must not stop the server
             if _out_of_memory_error(exc):
-                self._out_of_memory(batch)
+                out_of_memory = True  # handled below, once the failed call's memory is free
             else:
                 logger.exception("generation failed")
                 self._fail(batch, RequestError(f"generation failed: {exc}", status=500))
-            return
         finally:
             self.running = 0
+            self._running = []
+        if out_of_memory:
+            self._out_of_memory(batch)
+            return
         for job in batch:
-            job.emit("done", job.finish or "length")
+            job.end(job.finish or "length")
 
     def _out_of_memory(self, batch: list[Job]) -> None:
         """Free the memory, then run the rows one at a time; a single row that does not fit
-        gets a 400 naming what to lower."""
+        gets a 400 naming what to lower. A streaming row that already sent tokens cannot be
+        run again and gets a 503."""
+        import gc
+
         import torch
 
+        gc.collect()
         with contextlib.suppress(Exception):
             torch.cuda.empty_cache()
-        fresh = [job for job in batch if not job.tokens]
-        self._fail([job for job in batch if job.tokens], _oom_error(self.limits, streaming=True))
-        if len(fresh) == 1:
-            self._fail(fresh, _oom_error(self.limits, streaming=False))
+        again = []
+        for job in batch:
+            if job.reported:
+                continue
+            if job.tokens and job.streaming:
+                job.fail(_oom_error(self.limits, streaming=True))
+            else:
+                job.restart()
+                again.append(job)
+        if len(batch) == 1:
+            for job in again:
+                job.fail(_oom_error(self.limits, streaming=False))
             return
         logger.warning("out of memory on a batch of %d; running them one by one", len(batch))
-        for job in fresh:
+        for job in again:
             self._run([job])
 
     def _fail(self, jobs: Sequence[Job], error: RequestError) -> None:
         for job in jobs:
-            job.finish = "error"
-            job.emit("error", error)
+            job.fail(error)
 
     def _generate(self, batch: list[Job]) -> None:
         import torch
@@ -237,6 +310,13 @@ class Engine:
             mask[row, longest - n :] = 1
         device = self.model.device
         inputs: dict[str, Any] = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+        if self._token_types:
+            # transformers >= 5 places vision tokens in 3-D (M-RoPE) only when told which
+            # tokens are image (1) and video (2) patches; older remote code reads input_ids.
+            types = torch.zeros_like(ids)
+            types[ids == self.builder.image_id] = 1
+            types[ids == self.builder.video_id] = 2
+            inputs["mm_token_type_ids"] = types.to(device)
         for group in ("images", "videos"):
             parts = [getattr(job.prepared, group) for job in batch if getattr(job.prepared, group)]
             for key in parts[0] if parts else ():
@@ -287,15 +367,15 @@ class _Rows:
                 continue
             job.tokens.append(token)
             if token in self.eos:
-                job.finish = "stop"
+                job.end("stop")
                 continue
             job.emit("token", token)
             if job.sampling.stop and self._hits_stop(job):
-                job.finish = "stop"
+                job.end("stop")
             elif job.cancelled.is_set():
-                job.finish = "cancelled"
+                job.end("cancelled")
             elif len(job.tokens) >= job.sampling.max_tokens:
-                job.finish = "length"
+                job.end("length")
 
     def _hits_stop(self, job: Job) -> bool:
         longest = max(len(s) for s in job.sampling.stop)
@@ -309,6 +389,15 @@ class _Rows:
         import torch
 
         return torch.tensor([job.done for job in self.batch], device=input_ids.device)
+
+
+def _parameters(function: Callable[..., Any]) -> set[str]:
+    import inspect
+
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return set()
 
 
 def _out_of_memory_error(exc: BaseException) -> bool:

@@ -274,6 +274,8 @@ class InputBuilder:
 
         height, width = frames[0].shape[:2]
         factor = self.patch * self.merge
+        if min(height, width) < 2 or max(height, width) / min(height, width) > 200:
+            raise RequestError(f"the video is {width}x{height}: too thin to read")
         h, w = smart_resize(height, width, factor, min_pixels=_MIN_PIXELS, max_pixels=max_pixels)
         clip = np.stack(
             [
@@ -368,11 +370,12 @@ def _conversation(messages: Sequence[Any]) -> tuple[list[dict[str, Any]], list[_
     media: list[_Media] = []
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
-        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+        role = message.get("role") if isinstance(message, dict) else None
+        if not isinstance(role, str) or role not in _ROLES:
             raise RequestError(
                 f"{where} needs a role among {', '.join(sorted(_ROLES))}", param=where
             )
-        role = "system" if message["role"] == "developer" else message["role"]
+        role = "system" if role == "developer" else role
         turn: dict[str, Any] = {"role": role}
         content = message.get("content")
         if content is None or isinstance(content, str):
@@ -382,7 +385,7 @@ def _conversation(messages: Sequence[Any]) -> tuple[list[dict[str, Any]], list[_
             for j, part in enumerate(content):
                 kind = part.get("type") if isinstance(part, dict) else None
                 at = f"{where}.content[{j}]"
-                if kind not in _PARTS:
+                if not isinstance(kind, str) or kind not in _PARTS:
                     raise RequestError(
                         f"{at}: unsupported part type {kind!r} (this server reads text, "
                         "image_url and video_url)",
@@ -404,8 +407,11 @@ def _conversation(messages: Sequence[Any]) -> tuple[list[dict[str, Any]], list[_
             )
         else:
             raise RequestError(f"{where}: content must be a string or a list", param=where)
-        if message.get("tool_calls"):
-            turn["tool_calls"] = [_call(c, f"{where}.tool_calls") for c in message["tool_calls"]]
+        calls = message.get("tool_calls")
+        if calls:
+            if not isinstance(calls, list):
+                raise RequestError(f"{where}.tool_calls must be a list", param=where)
+            turn["tool_calls"] = [_call(c, f"{where}.tool_calls") for c in calls]
         if role == "tool" and message.get("tool_call_id"):
             turn["tool_call_id"] = message["tool_call_id"]
         conversation.append(turn)

@@ -7,6 +7,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 from ..errors import ConfigError, DependencyError
 
@@ -89,7 +90,14 @@ def serve(options: ServeOptions, *, announce: Callable[[str], None] = logger.war
         ) from exc
     app = create_app(engine, api_key=options.api_key)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            engine.close()  # requests in flight end with a 503 now, not after the timeout
+            super().handle_exit(sig, frame)
+
+    server = _Server(config)
+    sock.listen(2048)  # only now: while the model loads, connections are refused
     limits = engine.limits
     announce(
         f"serving {engine.name} at {options.url} (batches of up to {options.max_batch}; "
@@ -100,11 +108,12 @@ def serve(options: ServeOptions, *, announce: Callable[[str], None] = logger.war
         server.run(sockets=[sock])
     finally:
         engine.close()
+        engine.join()
         sock.close()
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    """The listening socket, taken before the (slow) model load so a busy port fails fast."""
+    """The server's socket, bound before the (slow) model load so a busy port fails fast."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -116,6 +125,4 @@ def _bind(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port} ({exc.strerror}): pass another --port, or stop "
             "what is using it"
         ) from exc
-    sock.listen(2048)
-    sock.set_inheritable(True)
     return sock

@@ -42,6 +42,9 @@ def vllm_command(options: ServeOptions, executable: str = "vllm") -> list[str]:
         # vLLM samples 32 frames of a video unless told; keep videos within the frame limit.
         "--media-io-kwargs",
         json.dumps({"video": {"num_frames": options.max_frames}}),
+        # The Qwen2/3-VL image processor scales each image and frame down to this many pixels.
+        "--mm-processor-kwargs",
+        json.dumps({"max_pixels": options.max_pixels}),
     ]
     if options.served_model_name:
         command += ["--served-model-name", options.served_model_name]
@@ -49,8 +52,6 @@ def vllm_command(options: ServeOptions, executable: str = "vllm") -> list[str]:
         command += ["--allowed-local-media-path", str(options.media_root.resolve())]
     if options.trust_remote_code:
         command.append("--trust-remote-code")
-    if options.api_key:
-        command += ["--api-key", options.api_key]
     return command + list(options.extra)
 
 
@@ -67,4 +68,7 @@ def run_vllm(options: ServeOptions) -> None:
             "--engine vllm to serve with transformers"
         )
     command = vllm_command(options, executable)
-    os.execv(executable, command)
+    env = dict(os.environ)
+    if options.api_key:  # by environment, not argv: `ps` shows the command line
+        env["VLLM_API_KEY"] = options.api_key
+    os.execve(executable, command, env)
