@@ -33,12 +33,13 @@ def serve_process(
     *args: str,
     timeout: float = 120.0,
     started: list[subprocess.Popen[bytes]] | None = None,
+    output: io.BytesIO | None = None,
 ) -> Iterator[str]:
     """`python -m mcr_agent serve MODEL ARGS` on a free port; yields its /v1 URL (the
-    process goes into `started`)."""
+    process goes into `started`, what it prints into `output`)."""
     port = free_port()
     command = [sys.executable, "-m", "mcr_agent", "serve", str(model), "--port", str(port), *args]
-    log = io.BytesIO()
+    log = output if output is not None else io.BytesIO()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if started is not None:
         started.append(proc)

@@ -339,10 +339,12 @@ def test_seeded_sampling_repeats_under_concurrency(client: openai.OpenAI) -> Non
 
 
 def test_ctrl_c_ends_requests_in_flight_with_503(tiny_vlm: Path) -> None:
+    import io
     import threading
 
     started: list[subprocess.Popen[bytes]] = []
-    with serve_process(tiny_vlm, "--max-batch", "2", started=started) as url:
+    output = io.BytesIO()
+    with serve_process(tiny_vlm, "--max-batch", "2", started=started, output=output) as url:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=60)
         outcome: list[object] = []
 
@@ -362,3 +364,6 @@ def test_ctrl_c_ends_requests_in_flight_with_503(tiny_vlm: Path) -> None:
         worker.join(30)
     assert outcome and isinstance(outcome[0], openai.APIStatusError), outcome
     assert outcome[0].status_code == 503 and "shutting down" in outcome[0].message
+    assert started[0].wait(30) == 0
+    printed = output.getvalue().decode()
+    assert printed.rstrip().endswith("stopped") and "Traceback" not in printed, printed

@@ -89,7 +89,7 @@ def serve(options: ServeOptions, *, announce: Callable[[str], None] = logger.war
             "hub id that is downloaded or reachable)"
         ) from exc
     app = create_app(engine, api_key=options.api_key)
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5, lifespan="off")
 
     class _Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
