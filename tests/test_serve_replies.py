@@ -450,3 +450,31 @@ def test_a_full_queue_answers_429(served: Any) -> None:
                 assert "busy" in exc.message
                 outcomes.append("429")
     assert "429" in outcomes and "ok" in outcomes
+
+
+def test_image_tokens_are_known_before_decoding(tiny_vlm: Path) -> None:
+    """The estimate from image headers equals what the image processor makes, so a request
+    over the context is refused before any pixel is decoded."""
+    from transformers import AutoImageProcessor, AutoTokenizer
+
+    from mcr_agent.serve.inputs import IMAGE, InputBuilder, Limits, RequestError
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_vlm)
+    processor = AutoImageProcessor.from_pretrained(tiny_vlm)
+    builder = InputBuilder(tokenizer, processor, None, Limits(max_model_len=400))
+    for width, height in [(64, 64), (100, 37), (333, 250), (20, 20)]:
+        part = {"type": "image_url", "image_url": {"url": png_url(width, height)}}
+        prepared = builder.build([{"role": "user", "content": [part]}])
+        made = prepared.ids.count(tokenizer.convert_tokens_to_ids(IMAGE))
+        assert builder._image_tokens(width, height) == made + 2, (width, height)
+
+    class NoDecoding:
+        size = processor.size
+
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("pixels decoded for a request over the context")
+
+    builder.image_processor = NoDecoding()
+    big = {"type": "image_url", "image_url": {"url": png_url(400, 300)}}
+    with pytest.raises(RequestError, match="--max-model-len"):
+        builder.build([{"role": "user", "content": [big] * 8}])

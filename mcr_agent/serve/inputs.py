@@ -144,8 +144,15 @@ class InputBuilder:
         prepared = Prepared(ids=[], frames=len(images))
         expanded: dict[str, Iterator[str]] = {IMAGE: iter(()), VIDEO: iter(())}
         if images:
+            # Headers first: a request over the context is refused before any pixel is decoded.
+            opened = [self._open_image(m) for m in images]
+            text_tokens = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+            estimate = text_tokens + sum(self._image_tokens(*im.size) for im, _ in opened)
+            if estimate >= self.limits.max_model_len:
+                raise self._context_error(estimate)
             out = self.image_processor(
-                images=[self._load_image(m) for m in images], return_tensors="pt"
+                images=[_rgb(im, m) for (im, _), m in zip(opened, images, strict=True)],
+                return_tensors="pt",
             )
             prepared.images = {
                 "pixel_values": out["pixel_values"],
@@ -180,13 +187,24 @@ class InputBuilder:
         prepared.ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         prepared.opens_think = text.rstrip().endswith("<think>")
         if len(prepared.ids) >= self.limits.max_model_len:
-            raise RequestError(
-                f"the prompt is {len(prepared.ids):,} tokens; this server's context is "
-                f"{self.limits.max_model_len:,} tokens (--max-model-len): send fewer or smaller "
-                "frames, or a shorter conversation",
-                param="messages",
-            )
+            raise self._context_error(len(prepared.ids))
         return prepared
+
+    def _context_error(self, tokens: int) -> RequestError:
+        return RequestError(
+            f"the prompt is {tokens:,} tokens; this server's context is "
+            f"{self.limits.max_model_len:,} tokens (--max-model-len): send fewer or smaller "
+            "frames, or a shorter conversation",
+            param="messages",
+        )
+
+    def _image_tokens(self, width: int, height: int) -> int:
+        """Tokens the image processor will make of an image of this size."""
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+
+        factor = self.patch * self.merge
+        h, w = smart_resize(height, width, factor, *_pixel_range(self.image_processor))
+        return int(h * w // factor**2) + 2  # and the start and end markers
 
     def _render(self, conversation: list[dict[str, Any]], tools: Any) -> str:
         from jinja2 import TemplateError
@@ -203,29 +221,26 @@ class InputBuilder:
             raise RequestError(f"the chat template rejected the messages: {exc}") from exc
         return str(text)
 
-    def _load_image(self, media: _Media) -> Any:
+    def _open_image(self, media: _Media) -> tuple[Any, _Media]:
+        """The image with only its header read, its size within the limits."""
         from PIL import Image, UnidentifiedImageError
 
         with self._open(media) as source:
             try:
                 image = Image.open(source)
-                width, height = image.size
-                if width * height > self.limits.max_pixels:
-                    raise RequestError(
-                        f"{media.where} is {width}x{height} = {width * height:,} pixels; this "
-                        f"server takes at most {self.limits.max_pixels:,} per image "
-                        "(--max-pixels): scale it down before sending",
-                        param=media.where,
-                    )
-                if width < 2 or height < 2 or max(width, height) / min(width, height) > 200:
-                    raise RequestError(f"{media.where} is {width}x{height}: too thin to read")
-                return image.convert("RGB")
             except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-                raise RequestError(
-                    f"{media.where} is not a readable image ({type(exc).__name__}): send a "
-                    "PNG or JPEG",
-                    param=media.where,
-                ) from exc
+                raise _unreadable(media, exc) from exc
+        width, height = image.size
+        if width * height > self.limits.max_pixels:
+            raise RequestError(
+                f"{media.where} is {width}x{height} = {width * height:,} pixels; this "
+                f"server takes at most {self.limits.max_pixels:,} per image "
+                "(--max-pixels): scale it down before sending",
+                param=media.where,
+            )
+        if width < 2 or height < 2 or max(width, height) / min(width, height) > 200:
+            raise RequestError(f"{media.where} is {width}x{height}: too thin to read")
+        return image, media
 
     def _load_video(self, media: _Media, frames: int, fps: float) -> _Video:
         """Patches, grid, prompt text and frame times of one video."""
@@ -443,6 +458,30 @@ def _data_url(media: _Media) -> bytes:
         raise RequestError(
             f"{media.where}: the data: URL is not valid base64", param=media.where
         ) from exc
+
+
+def _rgb(image: Any, media: _Media) -> Any:
+    """Decode an opened image to RGB (a damaged body fails here, as a 400)."""
+    from PIL import Image
+
+    try:
+        return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise _unreadable(media, exc) from exc
+
+
+def _unreadable(media: _Media, exc: BaseException) -> RequestError:
+    return RequestError(
+        f"{media.where} is not a readable image ({type(exc).__name__}): send a PNG or JPEG",
+        param=media.where,
+    )
+
+
+def _pixel_range(processor: Any) -> tuple[int, int]:
+    """The image processor's (min, max) pixels per image."""
+    size = processor.size
+    get = size.get if isinstance(size, dict) else lambda key: getattr(size, key, None)
+    return int(get("shortest_edge") or 56 * 56), int(get("longest_edge") or 28 * 28 * 1280)
 
 
 def _decode_jpeg(data: bytes) -> np.ndarray:
