@@ -293,8 +293,9 @@ def test_vision_tokens_get_their_3d_positions(tiny_vlm: Path, media_root: Path) 
 
     import torch
 
-    from mcr_agent.serve.engine import Job, Sampling, load_engine
+    from mcr_agent.serve.engine import Job, Sampling
     from mcr_agent.serve.inputs import Limits
+    from mcr_agent.serve.loading import load_engine
 
     engine = load_engine(str(tiny_vlm), Limits(media_root=media_root), device="cpu")
     try:

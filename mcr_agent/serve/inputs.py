@@ -17,7 +17,6 @@ import base64
 import binascii
 import contextlib
 import io
-import json
 import math
 import re
 import tempfile
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .messages import Media, RequestError, conversation
 
 __all__ = ["InputBuilder", "Limits", "Prepared", "RequestError"]
 
@@ -38,15 +39,6 @@ END = "<|vision_end|>"
 # Qwen3-VL's video processor spreads about this many pixels over all frames of a video.
 VIDEO_PIXELS = 24576 * 32 * 32
 _MIN_PIXELS = 32 * 32 * 4
-
-
-class RequestError(Exception):
-    """A request the server refuses, with the HTTP status and the OpenAI error fields."""
-
-    def __init__(self, message: str, *, status: int = 400, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.param = param
 
 
 @dataclass(frozen=True)
@@ -78,13 +70,6 @@ class Prepared:
     videos: dict[str, Any] | None = None  # pixel_values_videos, video_grid_thw
     frames: int = 0
     opens_think: bool = False  # the prompt ends inside a think block
-
-
-@dataclass(frozen=True)
-class _Media:
-    kind: str  # "image" or "video"
-    url: str
-    where: str  # e.g. messages[1].content[0]
 
 
 class InputBuilder:
@@ -124,8 +109,8 @@ class InputBuilder:
         Raises:
             RequestError: A malformed message, unreadable or refused media, or a limit.
         """
-        conversation, media = _conversation(messages)
-        text = self._render(conversation, tools)
+        turns, media = conversation(messages)
+        text = self._render(turns, tools)
         placeholders = [m.group(0) for m in _PLACEHOLDER.finditer(text)]
         if len(placeholders) != len(media) or text.count(IMAGE) + text.count(VIDEO) != len(media):
             raise RequestError(
@@ -221,7 +206,7 @@ class InputBuilder:
             raise RequestError(f"the chat template rejected the messages: {exc}") from exc
         return str(text)
 
-    def _open_image(self, media: _Media) -> tuple[Any, _Media]:
+    def _open_image(self, media: Media) -> tuple[Any, Media]:
         """The image with only its header read, its size within the limits."""
         from PIL import Image, UnidentifiedImageError
 
@@ -242,7 +227,7 @@ class InputBuilder:
             raise RequestError(f"{media.where} is {width}x{height}: too thin to read")
         return image, media
 
-    def _load_video(self, media: _Media, frames: int, fps: float) -> _Video:
+    def _load_video(self, media: Media, frames: int, fps: float) -> _Video:
         """Patches, grid, prompt text and frame times of one video."""
         from memory.errors import VideoError
         from memory.frames import sample_window
@@ -317,7 +302,7 @@ class InputBuilder:
         return _Video(patches, (t, gh, gw), text, times[: len(frames)])
 
     @contextlib.contextmanager
-    def _open(self, media: _Media) -> Iterator[io.BytesIO | Path]:
+    def _open(self, media: Media) -> Iterator[io.BytesIO | Path]:
         """The bytes of a data: URL, or an allowed file."""
         if media.url.startswith("data:"):
             yield io.BytesIO(_data_url(media))
@@ -325,7 +310,7 @@ class InputBuilder:
             yield self._allowed(media)
 
     @contextlib.contextmanager
-    def _path(self, media: _Media) -> Iterator[Path]:
+    def _path(self, media: Media) -> Iterator[Path]:
         """A file holding the media: an allowed file, or a data: URL written to a temp file."""
         if not media.url.startswith("data:"):
             yield self._allowed(media)
@@ -335,7 +320,7 @@ class InputBuilder:
             path.write_bytes(_data_url(media))
             yield path
 
-    def _allowed(self, media: _Media) -> Path:
+    def _allowed(self, media: Media) -> Path:
         url = media.url
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url) and not url.startswith("file://"):
             raise RequestError(
@@ -373,82 +358,9 @@ class _Video:
 _PLACEHOLDER = re.compile(
     re.escape(START) + f"(?:{re.escape(IMAGE)}|{re.escape(VIDEO)})" + re.escape(END)
 )
-_PARTS = {"text", "image_url", "video_url"}
-_ROLES = {"system", "user", "assistant", "tool", "developer"}
 
 
-def _conversation(messages: Sequence[Any]) -> tuple[list[dict[str, Any]], list[_Media]]:
-    """Messages in the template's format, and their media in order."""
-    if not messages:
-        raise RequestError("messages is empty: send at least one message", param="messages")
-    conversation: list[dict[str, Any]] = []
-    media: list[_Media] = []
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        role = message.get("role") if isinstance(message, dict) else None
-        if not isinstance(role, str) or role not in _ROLES:
-            raise RequestError(
-                f"{where} needs a role among {', '.join(sorted(_ROLES))}", param=where
-            )
-        role = "system" if role == "developer" else role
-        turn: dict[str, Any] = {"role": role}
-        content = message.get("content")
-        if content is None or isinstance(content, str):
-            turn["content"] = content or ""
-        elif isinstance(content, list):
-            parts = []
-            for j, part in enumerate(content):
-                kind = part.get("type") if isinstance(part, dict) else None
-                at = f"{where}.content[{j}]"
-                if not isinstance(kind, str) or kind not in _PARTS:
-                    raise RequestError(
-                        f"{at}: unsupported part type {kind!r} (this server reads text, "
-                        "image_url and video_url)",
-                        param=at,
-                    )
-                if kind == "text":
-                    parts.append({"type": "text", "text": str(part.get("text", ""))})
-                    continue
-                ref = part.get(kind)
-                url = ref.get("url") if isinstance(ref, dict) else ref
-                if not isinstance(url, str) or not url:
-                    raise RequestError(f"{at}: {kind} needs a url", param=at)
-                media.append(_Media(kind.removesuffix("_url"), url, at))
-                parts.append({"type": kind.removesuffix("_url")})
-            text_only = all(p["type"] == "text" for p in parts)
-            # Templates expect plain strings outside user turns.
-            turn["content"] = (
-                "".join(p["text"] for p in parts) if text_only and role != "user" else parts
-            )
-        else:
-            raise RequestError(f"{where}: content must be a string or a list", param=where)
-        calls = message.get("tool_calls")
-        if calls:
-            if not isinstance(calls, list):
-                raise RequestError(f"{where}.tool_calls must be a list", param=where)
-            turn["tool_calls"] = [_call(c, f"{where}.tool_calls") for c in calls]
-        if role == "tool" and message.get("tool_call_id"):
-            turn["tool_call_id"] = message["tool_call_id"]
-        conversation.append(turn)
-    return conversation, media
-
-
-def _call(call: Any, where: str) -> dict[str, Any]:
-    function = call.get("function") if isinstance(call, dict) else None
-    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-        raise RequestError(f"{where}: each call needs function.name", param=where)
-    arguments = function.get("arguments") or "{}"
-    if isinstance(arguments, str):
-        with contextlib.suppress(json.JSONDecodeError):
-            arguments = json.loads(arguments)
-    return {
-        "id": call.get("id"),
-        "type": "function",
-        "function": {"name": function["name"], "arguments": arguments},
-    }
-
-
-def _data_url(media: _Media) -> bytes:
+def _data_url(media: Media) -> bytes:
     header, _, payload = media.url.partition(",")
     if ";base64" not in header:
         raise RequestError(f"{media.where}: only base64 data: URLs are read", param=media.where)
@@ -460,7 +372,7 @@ def _data_url(media: _Media) -> bytes:
         ) from exc
 
 
-def _rgb(image: Any, media: _Media) -> Any:
+def _rgb(image: Any, media: Media) -> Any:
     """Decode an opened image to RGB (a damaged body fails here, as a 400)."""
     from PIL import Image
 
@@ -470,7 +382,7 @@ def _rgb(image: Any, media: _Media) -> Any:
         raise _unreadable(media, exc) from exc
 
 
-def _unreadable(media: _Media, exc: BaseException) -> RequestError:
+def _unreadable(media: Media, exc: BaseException) -> RequestError:
     return RequestError(
         f"{media.where} is not a readable image ({type(exc).__name__}): send a PNG or JPEG",
         param=media.where,

@@ -58,8 +58,8 @@ def serve(options: ServeOptions, *, announce: Callable[[str], None] = logger.war
         import uvicorn
 
         from .app import create_app
-        from .engine import load_engine
         from .inputs import Limits
+        from .loading import load_engine
     except ImportError as exc:
         raise DependencyError(
             f"the model server needs {exc.name}: pip install 'mcr-agent' again to get it"
