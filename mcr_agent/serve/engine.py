@@ -132,12 +132,11 @@ class Engine:
         self.batches = 0  # generate calls run
         self.largest_batch = 0
         self.served = 0
-        self.running = 0  # requests in the batch on the model now
         self.max_queue = max_queue or 16 * max_batch
         forward = getattr(model, "forward", None)
         self._token_types = forward is not None and "mm_token_type_ids" in _parameters(forward)
         self._pending: deque[Job] = deque()
-        self._running: list[Job] = []
+        self._running: list[Job] = []  # the batch on the model now
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="mcr-serve-model", daemon=True)
@@ -150,10 +149,10 @@ class Engine:
     def stats(self) -> dict[str, int]:
         """Queue and batch counters, for `/health`."""
         with self._cond:
-            queued = len(self._pending)
+            queued, running = len(self._pending), len(self._running)
         return {
             "queued": queued,
-            "running": self.running,
+            "running": running,
             "served": self.served,
             "batches": self.batches,
             "largest_batch": self.largest_batch,
@@ -240,7 +239,8 @@ class Engine:
             return batch
 
     def _run(self, batch: list[Job]) -> None:
-        self.running = len(batch)
+        with self._cond:
+            self._running = list(batch)  # set here too: out-of-memory retries run row by row
         out_of_memory = False
         try:
             self._generate(batch)
@@ -251,8 +251,8 @@ class Engine:
                 logger.exception("generation failed")
                 self._fail(batch, RequestError(f"generation failed: {exc}", status=500))
         finally:
-            self.running = 0
-            self._running = []
+            with self._cond:
+                self._running = []
         if out_of_memory:
             self._out_of_memory(batch)
             return

@@ -68,7 +68,6 @@ class Prepared:
     ids: list[int]
     images: dict[str, Any] | None = None  # pixel_values, image_grid_thw
     videos: dict[str, Any] | None = None  # pixel_values_videos, video_grid_thw
-    frames: int = 0
     opens_think: bool = False  # the prompt ends inside a think block
 
 
@@ -126,7 +125,7 @@ class InputBuilder:
                 "(--max-frames)",
                 param="messages",
             )
-        prepared = Prepared(ids=[], frames=len(images))
+        prepared = Prepared(ids=[])
         expanded: dict[str, Iterator[str]] = {IMAGE: iter(()), VIDEO: iter(())}
         if images:
             # Headers first: a request over the context is refused before any pixel is decoded.
@@ -162,7 +161,6 @@ class InputBuilder:
                 ),
                 "video_grid_thw": torch.tensor([v.grid for v in loaded]),
             }
-            prepared.frames += sum(len(v.times) for v in loaded)
             expanded[VIDEO] = iter([v.text for v in loaded])
         pieces = _PLACEHOLDER.split(text)
         text = pieces[0] + "".join(
@@ -228,7 +226,7 @@ class InputBuilder:
         return image, media
 
     def _load_video(self, media: Media, frames: int, fps: float) -> _Video:
-        """Patches, grid, prompt text and frame times of one video."""
+        """Patches, grid and prompt text of one video."""
         from memory.errors import VideoError
         from memory.frames import sample_window
         from memory.probe import probe
@@ -299,7 +297,7 @@ class InputBuilder:
             for i in range(0, len(times), self.temporal)
         ]
         text = "".join(f"<{s:.1f} seconds>{START}{VIDEO * per_pair}{END}" for s in stamps)
-        return _Video(patches, (t, gh, gw), text, times[: len(frames)])
+        return _Video(patches, (t, gh, gw), text)
 
     @contextlib.contextmanager
     def _open(self, media: Media) -> Iterator[io.BytesIO | Path]:
@@ -352,7 +350,6 @@ class _Video:
     patches: np.ndarray
     grid: tuple[int, int, int]
     text: str
-    times: list[float]
 
 
 _PLACEHOLDER = re.compile(
