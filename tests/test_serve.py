@@ -251,7 +251,11 @@ def test_missing_model_fails_in_one_line(tmp_path: Path) -> None:
         str(tmp_path / "no-such-model"), "--port", str(free_port()), env={"HF_HUB_OFFLINE": "1"}
     )
     assert done.returncode == 1
-    assert "cannot load the model" in done.stderr and "Traceback" not in done.stderr
+    assert "is not a model folder" in done.stderr and "Traceback" not in done.stderr
+    not_a_model = tmp_path / "clip.mp4"
+    not_a_model.write_bytes(b"not a model")
+    done = run_cli(str(not_a_model), "--port", str(free_port()))
+    assert done.returncode == 1 and "is not a model folder" in done.stderr
 
 
 def test_vllm_engine_runs_vllm_with_the_agent_flags(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ def serve(options: ServeOptions, *, announce: Callable[[str], None] = logger.war
         raise DependencyError(
             f"the model server needs {exc.name}: pip install 'mcr-agent' again to get it"
         ) from exc
+    _check_folder(options.model)
     sock = _bind(options.host, options.port)
     limits = Limits(
         max_frames=options.max_frames,
@@ -110,6 +111,17 @@ def serve(options: ServeOptions, *, announce: Callable[[str], None] = logger.war
         engine.close()
         engine.join()
         sock.close()
+
+
+def _check_folder(model: str) -> None:
+    """A model named by path must be a folder with a config.json (hub ids pass through)."""
+    path = Path(model).expanduser()
+    named_by_path = model.startswith(("/", ".", "~")) or path.exists()
+    if named_by_path and not (path / "config.json").is_file():
+        raise ConfigError(
+            f"{model} is not a model folder (no config.json in it): pass the folder the model "
+            "was saved or downloaded to, or a hub id like yanziang/InternVideo3-8B-Instruct"
+        )
 
 
 def _bind(host: str, port: int) -> socket.socket:
