@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-__all__ = ["FakeOpenAIServer", "Reply", "Request", "Script", "dead_url", "scripted"]
+__all__ = ["FakeOpenAIServer", "Reply", "Request", "Script", "dead_url", "free_port", "scripted"]
 
 _TIMESTAMP = re.compile(r"\[\s*(\d+(?:\.\d+)?)\s*s\s*\]|\bt\s*=\s*(\d+(?:\.\d+)?)\s*s\b")
 _ERROR_TYPES = {
@@ -175,12 +175,16 @@ def scripted(replies: list[str | Reply | Responder]) -> Script:
     return Script(replies)
 
 
-def dead_url() -> str:
-    """Return a base URL on 127.0.0.1 where (almost certainly) nothing listens."""
+def free_port() -> int:
+    """A port on 127.0.0.1 where (almost certainly) nothing listens."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+        return int(sock.getsockname()[1])
+
+
+def dead_url() -> str:
+    """Return a base URL on 127.0.0.1 where (almost certainly) nothing listens."""
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:

@@ -20,11 +20,17 @@ from typing import Any
 import httpx
 import numpy as np
 
+from tests.fake_openai import free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = [
+    "data_url",
+    "free_port",
+    "make_video",
+    "png_url",
+    "scripted_engine",
+    "serve_app",
+    "serve_process",
+]
 
 
 @contextlib.contextmanager
