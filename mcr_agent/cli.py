@@ -19,6 +19,7 @@ from memory.settings import DEFAULT_ASR_MODEL
 from .api import Mode
 from .config import AgentConfig
 from .errors import MCRAgentError
+from .serve import ServeOptions
 
 __all__ = ["main"]
 
@@ -282,8 +283,8 @@ def demo(out: Path, base_url: str | None, model: str | None) -> None:
 @main.command(context_settings={"show_default": True})
 @click.argument("model_id")
 @click.argument("engine_args", nargs=-1, type=click.UNPROCESSED)
-@click.option("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0: all).")
-@click.option("--port", default=8000, type=click.IntRange(1, 65535))
+@click.option("--host", default=ServeOptions.host, help="Address to listen on (0.0.0.0: all).")
+@click.option("--port", default=ServeOptions.port, type=click.IntRange(1, 65535))
 @click.option(
     "--engine",
     type=click.Choice(["transformers", "vllm"]),
@@ -295,18 +296,26 @@ def demo(out: Path, base_url: str | None, model: str | None) -> None:
 @click.option(
     "--max-frames",
     type=click.IntRange(1),
-    default=64,
+    default=ServeOptions.max_frames,
     help="Images plus video frames per request.",
 )
 @click.option(
     "--max-pixels",
     type=click.IntRange(1024),
-    default=1920 * 1080,
+    default=ServeOptions.max_pixels,
     help="Pixels per image (over: HTTP 400) or video frame (over: scaled down).",
 )
-@click.option("--max-batch", type=click.IntRange(1), default=8, help="Requests per batch.")
 @click.option(
-    "--max-model-len", type=click.IntRange(256), default=65536, help="Context tokens per request."
+    "--max-batch",
+    type=click.IntRange(1),
+    default=ServeOptions.max_batch,
+    help="Requests per batch.",
+)
+@click.option(
+    "--max-model-len",
+    type=click.IntRange(256),
+    default=ServeOptions.max_model_len,
+    help="Context tokens per request.",
 )
 @click.option(
     "--media-root",
@@ -325,7 +334,6 @@ def serve(model_id: str, engine_args: tuple[str, ...], **options: object) -> Non
 
     Arguments after `--` go to vLLM with --engine vllm.
     """
-    from .serve import ServeOptions
     from .serve import serve as run
 
     if engine_args and options["engine"] != "vllm":

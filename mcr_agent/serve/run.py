@@ -10,6 +10,7 @@ from pathlib import Path
 from types import FrameType
 
 from ..errors import ConfigError, DependencyError
+from .inputs import Limits
 
 __all__ = ["ServeOptions", "serve"]
 
@@ -26,10 +27,10 @@ class ServeOptions:
     engine: str = "transformers"
     dtype: str = "auto"
     device: str = "auto"
-    max_frames: int = 64
-    max_pixels: int = 1920 * 1080
+    max_frames: int = Limits.max_frames
+    max_pixels: int = Limits.max_pixels
     max_batch: int = 8
-    max_model_len: int = 65536
+    max_model_len: int = Limits.max_model_len
     media_root: Path | None = None
     served_model_name: str | None = None
     api_key: str | None = None
