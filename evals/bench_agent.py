@@ -33,9 +33,10 @@ from typing import Any
 
 from evals.bench_index import machine_facts
 from mcr_agent import Agent, AgentConfig
-from mcr_agent.answer import Answer
-from mcr_agent.llm import Completion, Message, OpenAIVideoLLM, VideoLLM
-from mcr_agent.media import make_scenes_video, require_tools
+from mcr_agent.front.answer import Answer
+from mcr_agent.front.media import make_scenes_video, require_tools
+from mcr_agent.model.client import Completion, OpenAIVideoLLM, VideoLLM
+from mcr_agent.model.messages import Message
 from memory.ocr import KeyframeReader
 from tests.agent_model import HonestAgentModel
 from tests.fake_openai import FakeOpenAIServer, Reply, Request

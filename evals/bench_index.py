@@ -30,6 +30,7 @@ import numpy as np
 
 import memory
 from memory.asr import WhisperTranscriber
+from memory.embed import SentenceEmbedder
 from memory.index import EntryIndex
 from memory.ocr import KeyframeReader, read_scenes
 from memory.records import Entry, Keyframe, Level, Scene, VideoInfo
@@ -148,7 +149,7 @@ def machine_facts() -> dict[str, Any]:
 
 def make_video(out: Path, minutes: float) -> Path:
     """The benchmark video (1280x720, 30 fps, speech, some on-screen text), cached in `out`."""
-    from mcr_agent.media import make_scenes_video
+    from mcr_agent.front.media import make_scenes_video
 
     path = out / f"bench-{minutes:g}min.mp4"
     if path.exists():
@@ -331,8 +332,8 @@ def caption_bench(video: Path, cache: Path, duration: float, scenes: int) -> dic
     """Caption every scene through a fake server of fixed latency; returns the figures."""
     sys.path.insert(0, str(ROOT))
     from mcr_agent import AgentConfig
-    from mcr_agent.captioner import VLMCaptioner
-    from mcr_agent.llm import OpenAIVideoLLM
+    from mcr_agent.model.captioner import VLMCaptioner
+    from mcr_agent.model.client import OpenAIVideoLLM
     from tests.fake_openai import FakeOpenAIServer
 
     settings = IndexSettings(caption_concurrency=CONCURRENCY)
@@ -438,7 +439,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
 
-        embedder = memory.SentenceEmbedder()
+        embedder = SentenceEmbedder()
         load = timed(lambda: embedder.embed(["warm up"]))[1]
         rows.append(Row("embed model import + load + first call (one-time)", load))
         entries = entries_for(random.Random(1000), 1000, max(dur, 60.0))
@@ -461,7 +462,7 @@ def main(argv: list[str] | None = None) -> None:
         sec = report.seconds
         for key, alone in (
             ("scenes", t_scenes),
-            ("speech (own)", t_asr),
+            ("speech (in parallel)", t_asr),
             ("on-screen text", t_ocr),
         ):
             if key in sec:

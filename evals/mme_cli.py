@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mcr_agent import Agent, AgentConfig, ConfigError
+from mcr_agent.front.console import make_console
 
 from .mme_data import load_questions, select
 from .mme_log import ResultLog
@@ -19,7 +19,7 @@ from .videomme import EvalSettings, Plan, check_resumable, plan_run, run_eval
 
 __all__ = ["videomme"]
 
-_out = Console()
+_out = make_console()
 
 
 @click.command("videomme")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memory import ConfigError
+from mcr_agent.errors import ConfigError
 
 __all__ = [
     "COLUMNS",

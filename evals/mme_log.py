@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from memory import CacheError
+from mcr_agent.errors import CacheError
 
 __all__ = ["ResultLog"]
 

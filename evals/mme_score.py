@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
-from mcr_agent.choice import extract_choice, option_letters, option_text
+from mcr_agent.loop.options import extract_choice, option_letters, option_text
 
 __all__ = [
     "DOMAINS",

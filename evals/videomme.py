@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mcr_agent import Agent, AgentConfig, ConfigError, MCRAgentError, ModelServerError
-from mcr_agent.answer import Answer
+from mcr_agent.front.answer import Answer
 
 from .mme_data import Question, find_subtitles, find_video
 from .mme_log import ResultLog
@@ -260,6 +260,6 @@ def check_resumable(log: ResultLog, config: dict[str, Any]) -> None:
 if __name__ == "__main__":
     import sys
 
-    from mcr_agent.cli import main
+    from mcr_agent.front.cli import main
 
     main(["eval", "videomme", *sys.argv[1:]])

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import DependencyError
+from mcr_agent.errors import DependencyError
+
 from .records import Entry, Level
 from .settings import DEFAULT_ASR_MODEL
 

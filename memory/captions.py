@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelReplyError, ModelServerError
+from mcr_agent.errors import ModelReplyError, ModelServerError
+
 from .protocols import Captioner, SceneCaptionRequest, SummaryRequest
 from .records import Entry, Scene
 from .store import read_jsonl

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DependencyError
+from mcr_agent.errors import DependencyError
+
 from .settings import DEFAULT_EMBED_MODEL
 
 __all__ = ["DEFAULT_EMBED_MODEL", "SentenceEmbedder"]

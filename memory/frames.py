@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import VideoError
+from mcr_agent.errors import VideoError
+
 from .records import Frame
 
 if TYPE_CHECKING:

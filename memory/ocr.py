@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import DependencyError
+from mcr_agent.errors import DependencyError
+
 from .records import Entry, Level, Scene
 
 __all__ = ["KeyframeReader", "read_scenes"]

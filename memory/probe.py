@@ -6,7 +6,8 @@ import logging
 import os
 from pathlib import Path
 
-from .errors import VideoError
+from mcr_agent.errors import VideoError
+
 from .records import VideoInfo
 
 __all__ = ["probe"]

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import VideoError
+from mcr_agent.errors import VideoError
+
 from .frames import encode_jpeg, fit_size, small_bgr
 from .records import Keyframe, Scene, VideoInfo
 from .settings import IndexSettings

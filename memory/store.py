@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import CacheError
+from mcr_agent.errors import CacheError
 
 __all__ = [
     "atomic_path",

@@ -6,7 +6,8 @@ import html
 import re
 from pathlib import Path
 
-from .errors import SubtitleError
+from mcr_agent.errors import SubtitleError
+
 from .records import Entry, Level
 
 __all__ = ["parse_subtitles", "read_subtitles"]

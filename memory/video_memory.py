@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from mcr_agent.errors import CacheError
+
 from .embed import SentenceEmbedder
-from .errors import CacheError
 from .index import EntryIndex
 from .protocols import Embedder
 from .records import Entry, Hit, Keyframe, Level, Scene, VideoInfo

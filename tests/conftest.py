@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from mcr_agent import AgentConfig
-from mcr_agent.captioner import VLMCaptioner
-from mcr_agent.llm import OpenAIVideoLLM
-from mcr_agent.media import make_scenes_video
+from mcr_agent.front.media import make_scenes_video
+from mcr_agent.model.captioner import VLMCaptioner
+from mcr_agent.model.client import OpenAIVideoLLM
 from memory.ocr import KeyframeReader
 from tests.fake_openai import FakeOpenAIServer, Request, dead_url
 from tests.scripted_llm import LookReply, ScriptedPerceiver

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcr_agent.llm import Completion
-from mcr_agent.toolcalls import ToolCall
+from mcr_agent.model.client import Completion
+from mcr_agent.model.replies import ToolCall
 from memory import Frame
 
 Item = Completion | Exception | Callable[[Sequence[dict[str, Any]]], Completion]

@@ -12,13 +12,20 @@ from langgraph.runtime import Runtime
 
 from mcr_agent import Agent, AgentConfig
 from mcr_agent.config import Budget
-from mcr_agent.context import compress, spans_in
-from mcr_agent.deps import Deps, Meter
-from mcr_agent.graph import after_reason, after_update, after_verify
-from mcr_agent.llm import Completion
-from mcr_agent.nodes import answer, observe, reason, route, update, verify
-from mcr_agent.state import AgentState, Belief, Note, Proposal
-from mcr_agent.toolset import default_tools
+from mcr_agent.loop.answer import answer
+from mcr_agent.loop.graph import after_reason, after_update, after_verify
+from mcr_agent.loop.notes import compress
+from mcr_agent.loop.observe import observe
+from mcr_agent.loop.reason import reason
+from mcr_agent.loop.route import route
+from mcr_agent.loop.runtime import Deps
+from mcr_agent.loop.spans import spans_in
+from mcr_agent.loop.state import AgentState, Belief, Note, Proposal
+from mcr_agent.loop.toolset import default_tools
+from mcr_agent.loop.update import update
+from mcr_agent.loop.verify import verify
+from mcr_agent.model.client import Completion
+from mcr_agent.model.meter import Meter
 from memory import IndexSettings, VideoMemory, build_memory
 from tests.scripted_llm import ScriptedLLM, call
 from tools import Evidence, WebResult
@@ -79,7 +86,8 @@ def test_route_shapes_tools_and_prefetch(mem: VideoMemory) -> None:
     assert state["route"] == "speech"
     assert state["tool_order"][0] == "asr"
     assert any("Speech around" in n.text for n in state["context"])
-    assert state["frames"] and all(0 <= f.time <= mem.duration for f in state["frames"])
+    assert state["visual_evidence"]
+    assert all(0 <= f.time <= mem.duration for f in state["visual_evidence"])
 
 
 def test_reason_sends_frames_tools_and_context_then_acts(mem: VideoMemory) -> None:
@@ -116,14 +124,14 @@ def test_a_letter_outside_the_options_is_sent_back(mem: VideoMemory) -> None:
     llm = ScriptedLLM([call("answer", answer="the red car", choice="E")])
     state, deps = seeded(mem, llm)
     state = run_node(reason, state, deps)
-    assert state["proposal"] is None and "'E' is not one of the options" in state["feedback"][0]
+    assert state["proposal"] is None and "'E' is not one of the options" in state["problems"][0]
 
 
 def test_act_runs_tools_and_update_folds_feedback(mem: VideoMemory) -> None:
     llm = ScriptedLLM([call("memory_search", query="red car", levels=["asr"])])
     state, deps = seeded(mem, llm)
     state = run_node(reason, state, deps)
-    from mcr_agent.nodes import act
+    from mcr_agent.loop.act import act
 
     state = run_node(act, state, deps)
     step = state["steps"][-1]
@@ -137,10 +145,11 @@ def test_invalid_arguments_become_an_error_note(mem: VideoMemory) -> None:
     llm = ScriptedLLM([call("asr", start="soon")])
     state, deps = seeded(mem, llm)
     state = run_node(reason, state, deps)
-    from mcr_agent.nodes import act
+    from mcr_agent.loop.act import act
 
     state = run_node(act, state, deps)
-    assert state["fresh"][-1].kind == "error" and "invalid arguments" in state["fresh"][-1].text
+    feedback = state["feedback"][-1]
+    assert feedback.kind == "error" and "invalid arguments" in feedback.text
 
 
 def test_compression_keeps_what_the_hypothesis_cites() -> None:
@@ -174,11 +183,16 @@ def test_verify_unsupported_reperceives_the_uncertain_window(mem: VideoMemory) -
     state["step"] = 1
     state["proposal"] = Proposal("a bicycle", "C", ((0.0, 5.0),), 0.6)
     state = run_node(verify, state, deps)
-    assert after_verify(state) == "update"
+    assert after_verify(state) == "act"  # the re-perception is a tool call, run by act
+    assert "did not support" in state["problems"][0]
+    assert state["belief"].candidates[0] == (15.0, 20.0)
+    from mcr_agent.loop.act import act
+
+    state = run_node(act, state, deps)
     inspected = [s for s in state["steps"] if s.tool == "inspect"]
     assert inspected and inspected[0].args["start"] == 15 and inspected[0].args["end"] == 20
-    assert "did not support" in state["feedback"][0]
-    assert state["belief"].candidates[0] == (15.0, 20.0)
+    assert inspected[0].node == "act" and not state["pending"]
+    assert [n.kind for n in state["feedback"]][-2:] == ["verification", "observation"]
     llm.assert_consumed()
 
 

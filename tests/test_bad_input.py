@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mcr_agent import media
-from memory import VideoError, build_memory, probe
+from mcr_agent.errors import VideoError
+from mcr_agent.front import media
+from memory import build_memory, probe
 
 
 @pytest.fixture(scope="module")

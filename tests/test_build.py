@@ -11,14 +11,9 @@ from typing import ClassVar
 
 import pytest
 
-from mcr_agent.captioner import VLMCaptioner
-from memory import (
-    CacheError,
-    IndexSettings,
-    Level,
-    ModelServerError,
-    build_memory,
-)
+from mcr_agent.errors import CacheError, ModelServerError
+from mcr_agent.model.captioner import VLMCaptioner
+from memory import IndexSettings, Level, build_memory
 from tests.conftest import CUTS, captioner_for
 from tests.fake_openai import FakeOpenAIServer, Reply, dead_url
 
@@ -100,8 +95,8 @@ def test_second_run_rebuilds_nothing(built, speech_video: Path) -> None:  # type
 def test_dead_server_then_complete(speech_video: Path, tmp_path: Path) -> None:
     settings = IndexSettings(asr=False)
     from mcr_agent import AgentConfig
-    from mcr_agent.captioner import VLMCaptioner
-    from mcr_agent.llm import OpenAIVideoLLM
+    from mcr_agent.model.captioner import VLMCaptioner
+    from mcr_agent.model.client import OpenAIVideoLLM
 
     dead = VLMCaptioner(OpenAIVideoLLM(AgentConfig(base_url=dead_url(), model="m", max_retries=0)))
     memory, report = build_memory(speech_video, settings=settings, cache=tmp_path, captioner=dead)
@@ -226,7 +221,7 @@ def test_two_builders_build_once(speech_video: Path, tmp_path: Path) -> None:
 
 def test_model_server_error_is_one_line() -> None:
     from mcr_agent import AgentConfig
-    from mcr_agent.llm import OpenAIVideoLLM
+    from mcr_agent.model.client import OpenAIVideoLLM
 
     llm = OpenAIVideoLLM(AgentConfig(base_url=dead_url(), max_retries=0))
     with pytest.raises(ModelServerError) as err:
@@ -236,8 +231,8 @@ def test_model_server_error_is_one_line() -> None:
 
 def test_retries_on_429_then_garbage_reply_skips_scene(speech_video: Path, tmp_path: Path) -> None:
     from mcr_agent import AgentConfig
-    from mcr_agent.captioner import VLMCaptioner
-    from mcr_agent.llm import OpenAIVideoLLM
+    from mcr_agent.model.captioner import VLMCaptioner
+    from mcr_agent.model.client import OpenAIVideoLLM
 
     seen: list[str] = []
 
@@ -269,7 +264,7 @@ def test_retries_on_429_then_garbage_reply_skips_scene(speech_video: Path, tmp_p
 
 
 def test_video_without_audio_skips_speech(tmp_path: Path) -> None:
-    from mcr_agent.media import make_scenes_video
+    from mcr_agent.front.media import make_scenes_video
 
     video = make_scenes_video(tmp_path / "silent.mp4", scene_seconds=[2.0, 2.0])
     memory, report = build_memory(video, cache=tmp_path / "cache")
@@ -278,7 +273,7 @@ def test_video_without_audio_skips_speech(tmp_path: Path) -> None:
 
 
 def test_unknown_asr_model_is_one_line(speech_video: Path, tmp_path: Path) -> None:
-    from memory import DependencyError
+    from mcr_agent.errors import DependencyError
 
     empty = tmp_path / "not-a-model"
     empty.mkdir()
@@ -320,8 +315,8 @@ def test_summary_failure_is_retried(speech_video: Path, tmp_path: Path) -> None:
 
 def test_other_model_recaptions(speech_video: Path, tmp_path: Path) -> None:
     from mcr_agent import AgentConfig
-    from mcr_agent.captioner import VLMCaptioner
-    from mcr_agent.llm import OpenAIVideoLLM
+    from mcr_agent.model.captioner import VLMCaptioner
+    from mcr_agent.model.client import OpenAIVideoLLM
 
     settings = IndexSettings(asr=False)
     with FakeOpenAIServer(lambda r: "caption") as srv:
@@ -343,7 +338,8 @@ def test_damaged_manifest_is_a_clear_error(speech_video: Path, tmp_path: Path) -
 def test_search_while_another_process_indexes(speech_video: Path, tmp_path: Path) -> None:
     from filelock import FileLock
 
-    from memory import memory_folder, open_memory
+    from memory import open_memory
+    from memory.build import memory_folder
 
     settings = IndexSettings(asr=False)
     build_memory(speech_video, settings=settings, cache=tmp_path)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from mcr_agent.choice import closest_option, extract_choice, normalize_options, option_letters
-from mcr_agent.context import balanced, clamp_span, clamp_spans
-from mcr_agent.report import print_step
-from mcr_agent.routing import classify
-from mcr_agent.state import Step
+from mcr_agent.front.report import print_step
+from mcr_agent.loop.notes import balanced
+from mcr_agent.loop.options import closest_option, extract_choice, normalize_options, option_letters
+from mcr_agent.loop.route import classify
+from mcr_agent.loop.spans import clamp_span, clamp_spans
+from mcr_agent.loop.state import Step
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from mcr_agent.cli import main
+from mcr_agent.front.cli import main
 from tests.agent_model import HonestAgentModel
 from tests.conftest import honest_responder
 from tests.fake_openai import FakeOpenAIServer

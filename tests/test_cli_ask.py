@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mcr_agent.cli import main
-from mcr_agent.graph import build_graph
+from mcr_agent.front.cli import main
+from mcr_agent.loop.graph import build_graph
 from tests.agent_model import HonestAgentModel
 from tests.fake_openai import FakeOpenAIServer
 

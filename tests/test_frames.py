@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from mcr_agent import media
-from memory import Frame, VideoError, frames_at, sample_window, window_cuts
+from mcr_agent.errors import VideoError
+from mcr_agent.front import media
+from memory import Frame, frames_at, sample_window, window_cuts
 
 FPS = 25
 SECONDS = [1.5, 2.0, 2.5]  # cuts at 1.5 and 3.5 s, 6 s long

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from mcr_agent import AgentConfig, ModelServerError
-from mcr_agent.llm import OpenAIVideoLLM
+from mcr_agent.model.client import OpenAIVideoLLM
 from tests.fake_openai import FakeOpenAIServer, Request, dead_url
 
 

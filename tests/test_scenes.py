@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mcr_agent import media
+from mcr_agent.front import media
 from memory import IndexSettings, probe
 from memory.scenes import pick_keyframes, scan_video, split_scenes
 

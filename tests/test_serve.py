@@ -168,7 +168,7 @@ def test_unknown_model_is_404(client: openai.OpenAI) -> None:
 def test_agent_client_reads_the_server(server: str) -> None:
     """Our own model client finds the model and gets a reply with usage."""
     from mcr_agent import AgentConfig
-    from mcr_agent.llm import OpenAIVideoLLM
+    from mcr_agent.model.client import OpenAIVideoLLM
 
     llm = OpenAIVideoLLM(AgentConfig(base_url=server))
     assert llm.ping() == "tiny-qwen3vl"
@@ -207,7 +207,7 @@ def test_ask_runs_the_agent_loop_on_the_served_model(
 
     from click.testing import CliRunner
 
-    from mcr_agent.cli import main
+    from mcr_agent.front.cli import main
 
     monkeypatch.setenv("MCR_CACHE_DIR", str(cache_with_speech_memory))
     monkeypatch.setenv("MCR_BASE_URL", server)

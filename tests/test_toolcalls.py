@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcr_agent.toolcalls import parse_reply, strip_think
+from mcr_agent.model.replies import parse_reply, strip_think
 
 TOOLS = {"memory_search", "inspect", "answer"}
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from memory import Entry, Frame, IndexSettings, Level, ModelReplyError, VideoMemory, build_memory
+from mcr_agent.errors import ModelReplyError
+from memory import Entry, Frame, IndexSettings, Level, VideoMemory, build_memory
 from tests.fake_openai import dead_url
 from tests.scripted_llm import ScriptedPerceiver
 from tools import (
-    DDGSearcher,
     Summarize,
     ToolContext,
     ToolFailure,
@@ -25,10 +25,11 @@ from tools import (
     Verify,
     WebResult,
     WebSearch,
-    parse_verdict,
     run_tool,
 )
 from tools.summarize import memory_digest
+from tools.verify import parse_verdict
+from tools.web_search import DDGSearcher
 
 Reply = Callable[[str, Sequence[Frame], Mapping[str, str]], str]
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from memory import Entry, Frame, Hit, IndexSettings, Level, ModelReplyError, build_memory
+from mcr_agent.errors import ModelReplyError
+from memory import Entry, Frame, Hit, IndexSettings, Level, build_memory
 from memory.ocr import KeyframeReader
 from tests.conftest import CUTS
 from tools import (
@@ -23,10 +24,9 @@ from tools import (
     TemporalGrounding,
     ToolContext,
     VideoSegmentation,
-    parse_grounding,
     run_tool,
 )
-from tools.grounding import candidate_windows
+from tools.grounding import candidate_windows, parse_grounding
 
 Reply = Callable[[str, Sequence[Frame], Mapping[str, str]], str]
 TOLERANCE = 1 / 25 + 1e-6  # one frame of the shared video

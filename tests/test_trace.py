@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from mcr_agent.errors import ConfigError
-from mcr_agent.trace import TraceScene, write_trace
+from mcr_agent.front.trace import TraceScene, write_trace
 
 EVIL = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
 VOID = {"meta", "img", "br", "hr", "link", "input", "source", "wbr"}

@@ -17,8 +17,8 @@ import pandas as pd  # type: ignore[import-untyped]
 import pytest
 from click.testing import CliRunner
 
-from mcr_agent.cli import main
-from mcr_agent.media import make_scenes_video
+from mcr_agent.front.cli import main
+from mcr_agent.front.media import make_scenes_video
 from tests.agent_model import HonestAgentModel
 from tests.fake_openai import FakeOpenAIServer, Reply, Request
 

@@ -1,6 +1,11 @@
-"""Agent-callable tools over the video memory; each validates typed arguments first."""
+"""Agent-callable tools over the video memory; each validates typed arguments first.
 
-from .asr import Transcript, TranscriptArgs
+What a tool is (`Tool`, `ToolArgs`, `ToolContext`, `ToolResult`, `run_tool`) and what it may
+use (`Perceiver`, `WebSearcher`) are here, with the tools themselves. Each tool's argument
+model and helpers are in its module, e.g. `tools.grounding`.
+"""
+
+from .asr import Transcript
 from .base import (
     Evidence,
     FrameLimits,
@@ -17,51 +22,38 @@ from .base import (
     data_block,
     run_tool,
 )
-from .grounding import Grounding, TemporalGrounding, TemporalGroundingArgs, parse_grounding
-from .inspect import Inspect, InspectArgs
-from .memory_search import MemorySearch, MemorySearchArgs
-from .ocr import ReadText, ReadTextArgs
-from .segmentation import VideoSegmentation, VideoSegmentationArgs
-from .summarize import Summarize, SummarizeArgs
-from .verify import Verdict, Verify, VerifyArgs, parse_verdict
-from .web_search import DDGSearcher, WebSearch, WebSearchArgs
+from .grounding import TemporalGrounding
+from .inspection import Inspect
+from .memory_search import MemorySearch
+from .ocr import ReadText
+from .segmentation import VideoSegmentation
+from .summarize import Summarize
+from .verify import Verdict, Verify
+from .web_search import WebSearch
 
 __all__ = [
-    "DDGSearcher",
     "Evidence",
     "FrameLimits",
-    "Grounding",
     "Inspect",
-    "InspectArgs",
     "MemorySearch",
-    "MemorySearchArgs",
     "Perceiver",
     "ReadText",
-    "ReadTextArgs",
     "Summarize",
-    "SummarizeArgs",
     "TemporalGrounding",
-    "TemporalGroundingArgs",
     "Tool",
     "ToolArgs",
     "ToolContext",
     "ToolFailure",
     "ToolResult",
     "Transcript",
-    "TranscriptArgs",
     "Verdict",
     "Verify",
-    "VerifyArgs",
     "VideoSegmentation",
-    "VideoSegmentationArgs",
     "WebResult",
     "WebSearch",
-    "WebSearchArgs",
     "WebSearcher",
     "WindowArgs",
     "clamp_window",
     "data_block",
-    "parse_grounding",
-    "parse_verdict",
     "run_tool",
 ]

@@ -13,7 +13,8 @@ import wave
 from pathlib import Path
 from typing import ClassVar
 
-from memory import DependencyError, Entry, Level, VideoMemory
+from mcr_agent.errors import DependencyError
+from memory import Entry, Level, VideoMemory
 from memory.asr import DEFAULT_ASR_MODEL, WhisperTranscriber
 
 from .base import (

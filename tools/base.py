@@ -12,7 +12,8 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
-from memory import Frame, ModelReplyError, VideoMemory
+from mcr_agent.errors import ModelReplyError
+from memory import Frame, VideoMemory
 
 __all__ = [
     "Evidence",

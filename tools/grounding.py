@@ -15,10 +15,11 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from memory import Frame, Hit, Level, ModelReplyError
+from mcr_agent.errors import ModelReplyError
+from memory import Frame, Hit, Level
 
 from .base import Evidence, Perceiver, ToolArgs, ToolContext, ToolResult, data_block
-from .inspect import decode_window, memory_context
+from .inspection import decode_window, memory_context
 from .replies import object_in
 
 __all__ = [

@@ -16,7 +16,7 @@ from pydantic import Field
 from memory.ocr import KeyframeReader
 
 from .base import Evidence, ToolArgs, ToolContext, ToolResult, WindowArgs, data_block
-from .inspect import capped, decode_window, tool_window
+from .inspection import capped, decode_window, tool_window
 
 __all__ = ["ReadText", "ReadTextArgs"]
 

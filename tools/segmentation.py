@@ -11,10 +11,11 @@ import itertools
 import logging
 from typing import ClassVar
 
-from memory import Entry, Level, VideoError, window_cuts
+from mcr_agent.errors import VideoError
+from memory import Entry, Level, window_cuts
 
 from .base import Evidence, ToolArgs, ToolContext, ToolFailure, ToolResult, WindowArgs, data_block
-from .inspect import tool_window
+from .inspection import tool_window
 
 __all__ = ["VideoSegmentation", "VideoSegmentationArgs"]
 

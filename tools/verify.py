@@ -26,19 +26,23 @@ __all__ = ["Verdict", "Verify", "VerifyArgs", "parse_verdict"]
 
 @dataclass(frozen=True)
 class Verdict:
-    """A model's judgement of a claim.
+    """A model's judgement of a claim (the `verify` tool's, and the loop's check of an answer).
 
     Attributes:
         supported: True or False, or None when the reply gave no readable verdict.
         confidence: 0 to 1.
         reason: Why, in the model's words.
         conflicts: What in the video speaks against the claim, if anything.
+        evidence: ``[start, end]`` spans (seconds) the reply says support it, as written.
+        window: The ``[start, end]`` span (seconds) the reply says to look at again, if any.
     """
 
     supported: bool | None
     confidence: float
     reason: str
-    conflicts: str
+    conflicts: str = ""
+    evidence: tuple[tuple[float, float], ...] = ()
+    window: tuple[float, float] | None = None
 
 
 # Longer phrases first, so "not supported" is not read as "supported"; the earliest wins.
@@ -55,9 +59,10 @@ def parse_verdict(text: str) -> Verdict:
     """Read a verdict from a model reply, as leniently as is still unambiguous.
 
     Understands a JSON object ``{"supported": ..., "confidence": ..., "reason": ...,
-    "conflicts": ...}`` anywhere in the text (fenced or not, single quotes or Python
-    literals too), and otherwise the first verdict word ("yes", "supported", "not
-    supported", "false", ...).
+    "conflicts": ..., "evidence": [[start, end], ...], "uncertain_window": [start, end]}``
+    anywhere in the text (fenced or not, single quotes or Python literals too), and
+    otherwise the first verdict word ("yes", "supported", "not supported", "false", ...).
+    Spans are returned as written (not clamped into the video).
 
     Args:
         text: The model's reply.
@@ -70,7 +75,8 @@ def parse_verdict(text: str) -> Verdict:
         return _from_object(found)
     words = _WORDS.search(text)
     supported = None if words is None else not words.group(1).lower().startswith(_NEGATIVE)
-    return Verdict(supported, _confidence_in(text, supported), _oneline(text)[:300], "")
+    confidence, reason = _confidence_in(text, supported), _oneline(text)[:300]
+    return Verdict(supported, confidence, reason, "", *_spans_of(found or {}))
 
 
 def _from_object(found: dict[str, object]) -> Verdict:
@@ -88,7 +94,26 @@ def _from_object(found: dict[str, object]) -> Verdict:
     except ValueError:
         confidence = 0.5 if supported is not None else 0.0
     reason = _oneline(str(found.get("reason") or ""))
-    return Verdict(supported, confidence, reason, _oneline(str(conflicts)))
+    return Verdict(supported, confidence, reason, _oneline(str(conflicts)), *_spans_of(found))
+
+
+def _spans_of(
+    found: dict[str, object],
+) -> tuple[tuple[tuple[float, float], ...], tuple[float, float] | None]:
+    """The ``evidence`` spans and the ``uncertain_window`` of a verdict object."""
+    raw = found.get("evidence")
+    spans = tuple(p for p in map(_pair, raw if isinstance(raw, list) else []) if p)
+    return spans, _pair(found.get("uncertain_window"))
+
+
+def _pair(value: object) -> tuple[float, float] | None:
+    """``[start, end]`` as two floats, or None for anything else."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    try:
+        return float(value[0]), float(value[1])
+    except (TypeError, ValueError):
+        return None
 
 
 def _confidence_in(text: str, supported: bool | None) -> float:

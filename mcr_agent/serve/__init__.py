@@ -5,6 +5,7 @@ layer (`app`); `--engine vllm` hands stock Qwen3-VL models to vLLM (`vllm`). Imp
 package is cheap: torch, transformers and FastAPI load when a server starts.
 """
 
-from .run import ServeOptions, serve
+from .options import ServeOptions
+from .run import serve
 
 __all__ = ["ServeOptions", "serve"]

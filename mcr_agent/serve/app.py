@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..toolcalls import parse_reply
+from ..model.replies import parse_reply
 from .engine import Engine, Job, Sampling
 from .inputs import RequestError
 

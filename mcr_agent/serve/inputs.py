@@ -227,7 +227,7 @@ class InputBuilder:
 
     def _load_video(self, media: Media, frames: int, fps: float) -> _Video:
         """Patches, grid and prompt text of one video."""
-        from memory.errors import VideoError
+        from mcr_agent.errors import VideoError
         from memory.frames import sample_window
         from memory.probe import probe
 

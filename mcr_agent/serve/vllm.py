@@ -12,7 +12,7 @@ import os
 import shutil
 
 from ..errors import DependencyError
-from .run import ServeOptions
+from .options import ServeOptions
 
 __all__ = ["run_vllm", "vllm_command"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from tools import Evidence
 
-from .state import Step
+from ..loop.state import Step
 
 __all__ = ["Answer", "Event", "VideoRef"]
 

@@ -1,19 +1,22 @@
-"""The final answer: the verified proposal, or the best hypothesis when the budget ran out,
+"""The answer node: the verified proposal, or the best hypothesis when the budget ran out,
 always with an option letter when options exist and the evidence it rests on."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TypedDict
+
+from langgraph.runtime import Runtime
 
 from memory import Level
 from tools import Evidence
 
-from .choice import closest_option, extract_choice, option_letters, option_text
-from .deps import Deps
-from .state import AgentState, Final, Proposal
+from .options import closest_option, extract_choice, option_letters, option_text
+from .runtime import Deps
+from .state import AgentState, Final, Proposal, Step
 
-__all__ = ["cited_evidence", "final_answer"]
+__all__ = ["AnswerUpdate", "answer", "cited_evidence", "final_answer"]
 
 _CITED_LEVELS = (Level.SCENE, Level.ASR, Level.SUBTITLE, Level.OCR)
 _MOST_EVIDENCE = 8
@@ -40,6 +43,29 @@ _STOP = frozenset(
         "by",
     ]
 )
+
+
+class AnswerUpdate(TypedDict):
+    """What answer writes."""
+
+    final: Final
+    steps: list[Step]
+
+
+def answer(state: AgentState, runtime: Runtime[Deps]) -> AnswerUpdate:
+    """The final answer: text, option letter (always one when options exist), confidence and
+    the evidence with [start, end], source and text.
+
+    Reads ``options``, ``proposal``, ``verdict``, ``belief``, ``context``, ``feedback``.
+    Writes ``final``.
+    """
+    final = final_answer(state, runtime.context)
+    cited = ", ".join(f"[{e.start:.1f}-{e.end:.1f} s]" for e in final.evidence[:4])
+    letter = f"{final.choice}: " if final.choice else ""
+    return {
+        "final": final,
+        "steps": [Step("answer", summary=f"{letter}{final.answer[:120]} ({cited or 'no span'})")],
+    }
 
 
 def final_answer(state: AgentState, deps: Deps) -> Final:
@@ -90,7 +116,7 @@ def _choice(proposal: Proposal, options: list[str], state: AgentState, deps: Dep
 
 
 def _last_reasoning(state: AgentState) -> str:
-    for note in reversed([*state.get("context", []), *state.get("fresh", [])]):
+    for note in reversed([*state.get("context", []), *state.get("feedback", [])]):
         if note.kind == "reasoning":
             return note.text
     return ""
@@ -106,7 +132,7 @@ def cited_evidence(
     Every cited span is represented, even when nothing in memory falls inside it.
     """
     found: list[Evidence] = []
-    notes = [*state.get("context", []), *state.get("fresh", [])]
+    notes = [*state.get("context", []), *state.get("feedback", [])]
     for lo, hi in spans:
         inside = [
             e

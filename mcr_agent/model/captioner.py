@@ -6,7 +6,8 @@ import prompts
 from memory import SceneCaptionRequest, SummaryRequest
 from tools import data_block
 
-from .llm import VideoLLM, image_part, text_part
+from .client import VideoLLM
+from .messages import image_part, text_part
 
 __all__ = ["VLMCaptioner"]
 

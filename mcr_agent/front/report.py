@@ -8,8 +8,8 @@ from rich.table import Table
 
 from memory import BuildReport, VideoMemory
 
+from ..loop.state import Step
 from .answer import Answer
-from .state import Step
 
 __all__ = ["print_answer", "print_build", "print_step"]
 

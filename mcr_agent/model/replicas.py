@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ModelServerError
+from ..errors import ModelServerError
 
 __all__ = ["Replica", "ReplicaPool"]
 

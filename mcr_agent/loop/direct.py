@@ -4,41 +4,43 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import prompts
-from memory import Entry, fingerprint, probe, read_subtitles
-from memory.frames import frames_at
+from memory import Entry, VideoInfo, frames_at, read_subtitles
 from tools import Evidence, data_block
 
-from .answer import Answer, Event, VideoRef
-from .choice import OPEN_QUESTION, closest_option, extract_choice, option_letters
-from .context import clamp_spans, entry_lines, spans_in
-from .deps import Meter, frame_parts
-from .llm import text_part
-from .state import Step
-
-if TYPE_CHECKING:
-    from .api import Agent
+from ..config import Budget
+from ..model.messages import frame_parts, text_part
+from ..model.meter import Meter
+from .notes import entry_lines
+from .options import OPEN_QUESTION, closest_option, extract_choice, option_letters
+from .spans import clamp_spans, spans_in
+from .state import Final, Step
 
 __all__ = ["run_direct"]
 
 
 def run_direct(
-    agent: Agent,
     meter: Meter,
-    video: str | Path,
+    info: VideoInfo,
     question: str,
     options: tuple[str, ...],
     *,
+    budget: Budget,
     subtitles: str | Path | None = None,
-) -> Iterator[Event]:
-    """One model call; yields a single event carrying the answer."""
+) -> tuple[Final, Step]:
+    """One model call on `budget.direct_frames` uniformly sampled frames of the video.
+
+    Returns:
+        The answer (the reply's text, its letter, 0.5 confidence, the spans it names) and
+        the step that produced it.
+
+    Raises:
+        ModelServerError: The server is unreachable or keeps failing (also `ModelReplyError`).
+        SubtitleError: The subtitle file cannot be read.
+    """
     started = time.perf_counter()
-    info = probe(video)
-    budget = agent.config.budget
     count = min(budget.direct_frames, budget.max_frames)
     # Frame centres of `count` equal slices, as lmms-eval's uniform sampling does.
     times = [(i + 0.5) * info.duration / count for i in range(count)]
@@ -69,11 +71,7 @@ def run_direct(
     evidence = tuple(Evidence(a, b, "direct", "") for a, b in spans)
     step = Step("direct", None, {"frames": len(frames)}, reply.text.splitlines()[0][:160],
                 time.perf_counter() - started, model_s=meter.usage.model_s)  # fmt: skip
-    answer = Answer(
-        question, options, reply.text, choice, 0.5, "direct", evidence, (step,),
-        meter.usage.to_dict(), VideoRef(info.path, info.duration, fingerprint(info.path)[:20]),
-    )  # fmt: skip
-    yield Event("direct", (step,), answer)
+    return Final(reply.text, choice, 0.5, evidence), step
 
 
 def _prompt(duration: float, cues: list[Entry], question: str, options: tuple[str, ...]) -> str:

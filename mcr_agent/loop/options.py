@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .toolcalls import strip_think
+from ..model.replies import strip_think
 
 __all__ = [
     "OPEN_QUESTION",

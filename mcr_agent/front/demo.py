@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .config import AgentConfig
-from .errors import DependencyError
+from ..config import AgentConfig
+from ..errors import DependencyError
 
 __all__ = ["SAMPLE_SCENES", "make_sample", "run_demo"]
 

@@ -1,17 +1,24 @@
-"""Question routing: a soft strategy prior from the question's wording, with no model call.
+"""The route node: a soft strategy prior from the question's wording, with no model call.
 
 The class decides which tools the reasoner is offered first and what evidence is fetched
-before the first reasoning step; the model may still call any tool.
+before the first reasoning step (`prefetch`); the model may still call any tool.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TypedDict
 
-from .state import Route
+from langgraph.runtime import Runtime
 
-__all__ = ["ROUTES", "classify", "tool_order"]
+from memory import Frame
+
+from .prefetch import prefetch
+from .runtime import Deps
+from .state import AgentState, Note, Route, Step
+
+__all__ = ["ROUTES", "RouteUpdate", "classify", "route", "tool_order"]
 
 ROUTES: tuple[Route, ...] = ("global", "speech", "knowledge", "temporal", "fine-grained")
 
@@ -68,6 +75,36 @@ _TOOLS: dict[Route, list[str]] = {
     "temporal": ["temporal_grounding", "video_segmentation", "inspect", "memory_search"],
     "fine-grained": ["inspect", "ocr", "temporal_grounding", "memory_search"],
 }
+
+
+class RouteUpdate(TypedDict):
+    """What route writes."""
+
+    route: Route
+    tool_order: list[str]
+    context: list[Note]
+    visual_evidence: list[Frame]
+    steps: list[Step]
+
+
+def route(state: AgentState, runtime: Runtime[Deps]) -> RouteUpdate:
+    """Classify the question and pre-fetch what its class needs.
+
+    Reads ``question``, ``options``, ``belief`` (candidate spans), ``context``. Writes
+    ``route``, ``tool_order``, ``context`` (the pre-fetched notes added) and
+    ``visual_evidence`` (the pre-fetched frames).
+    """
+    deps = runtime.context
+    kind = classify(state["question"], state.get("options") or [])
+    order = tool_order(kind, list(deps.tools))
+    notes, frames, fetched = prefetch(kind, deps.memory, state["belief"].candidates, deps.budget)
+    return {
+        "route": kind,
+        "tool_order": order,
+        "context": [*state["context"], *notes],
+        "visual_evidence": frames,
+        "steps": [Step("route", summary=f"{kind} question; pre-fetched {fetched}")],
+    }
 
 
 def classify(question: str, options: Sequence[str] = ()) -> Route:

@@ -1,4 +1,8 @@
-"""The state of the MCR loop: the question, the shared context, the belief, the budget used.
+"""The state of the MCR loop, in the paper's terms: the shared context C, the tool feedback
+F of the current step, the visual evidence V, and the belief; plus the budget used.
+
+One reasoning step i reads (Q, V_i, F_i, C_i) and picks actions A_{i+1}; the tools return
+F_{i+1}; update folds them into C_{i+1} = C_i + (R_i, A_{i+1}, F_{i+1}).
 
 Values are frozen dataclasses; `steps` accumulates (one record per node run), every other
 key is replaced by the node that writes it.
@@ -12,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
 from memory import Frame
-from tools import Evidence
+from tools import Evidence, Verdict
 
-from .toolcalls import ToolCall
+from ..model.replies import ToolCall
 
 __all__ = [
     "AgentState",
@@ -26,7 +30,6 @@ __all__ = [
     "Proposal",
     "Route",
     "Step",
-    "Verdict",
 ]
 
 Route = Literal["global", "speech", "knowledge", "temporal", "fine-grained"]
@@ -73,18 +76,6 @@ class Proposal:
     choice: str | None
     evidence: tuple[tuple[float, float], ...]
     confidence: float
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What verification concluded about a proposal."""
-
-    supported: bool | None
-    confidence: float
-    reason: str
-    conflicts: str = ""
-    evidence: tuple[tuple[float, float], ...] = ()
-    window: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,20 +136,21 @@ class AgentState(InputState, total=False):
     """Tools in the order the route suggests trying them."""
     context: list[Note]
     """The shared context C, compressed when it outgrows the token budget."""
-    fresh: list[Note]
-    """Reasoning and feedback of the current step, folded into `context` by update."""
-    frames: list[Frame]
-    """Frames selected as visual evidence V for the next reasoning call."""
+    feedback: list[Note]
+    """The feedback F of the current step: its reasoning and the tools' results, folded
+    into `context` by update."""
+    visual_evidence: list[Frame]
+    """The visual evidence V: frames shown to the next reasoning call."""
     belief: Belief
     """Hypothesis, open uncertainty, candidate timestamps."""
     pending: list[ToolCall]
-    """Tool calls chosen by the last reasoning step."""
+    """Tool calls waiting for act: the reasoner's, or verification's re-perception."""
     proposal: Proposal | None
     """An answer proposed and not yet verified."""
     verdict: Verdict | None
     """The last verification's conclusion."""
-    feedback: list[str]
-    """Problems with the last reply, to be repaired in the next call."""
+    problems: list[str]
+    """What was wrong with the last reply, for the model to repair in the next call."""
     repairs: int
     """Consecutive replies that needed repair."""
     step: int

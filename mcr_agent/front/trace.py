@@ -26,7 +26,7 @@ from string import Template
 
 from memory.store import atomic_path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["TraceScene", "write_trace"]
 

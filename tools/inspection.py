@@ -13,7 +13,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from memory import Frame, VideoError, VideoMemory, sample_window
+from mcr_agent.errors import VideoError
+from memory import Frame, VideoMemory, sample_window
 
 from .base import (
     Evidence,

@@ -5,35 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from memory import Entry, Frame, IndexSettings, Level, VideoError, VideoMemory
-from memory.frames import frames_at
+from memory import Entry, Frame, IndexSettings, Level, VideoMemory, frames_at
 from tools.summarize import keyframes_in
 
-from .config import Budget
-from .context import memory_note
+from ..config import Budget
+from ..errors import VideoError
+from .notes import memory_note
+from .spans import merge_spans
 from .state import Note, Route
 
-__all__ = ["keyframes", "merge_spans", "prefetch"]
+__all__ = ["keyframes", "prefetch"]
 
 logger = logging.getLogger(__name__)
 _KEYFRAME_PIXELS = IndexSettings().keyframe_max_pixels
 _SPEECH = (Level.SUBTITLE, Level.ASR)
-
-
-def merge_spans(
-    spans: Sequence[tuple[float, float]], *, gap: float = 1.0, limit: int = 6
-) -> list[tuple[float, float]]:
-    """Spans merged where they overlap or come within `gap` seconds (with ``gap=0`` touching
-    spans stay apart); order of first appearance kept."""
-    out: list[tuple[float, float]] = []
-    for lo, hi in spans:
-        for i, (a, b) in enumerate(out):
-            if lo < b + gap and a < hi + gap:
-                out[i] = (min(a, lo), max(b, hi))
-                break
-        else:
-            out.append((lo, hi))
-    return out[:limit]
 
 
 def keyframes(memory: VideoMemory, spans: Sequence[tuple[float, float]], most: int) -> list[Frame]:

@@ -1,20 +1,30 @@
-"""The MCR state machine: every edge of the loop is in `build_graph`; routers are pure."""
+"""The MCR state machine: every edge of the loop is in `build_graph`; routers are pure.
+
+observe → route → reason → act → update → reason … → verify → answer; a rejected answer
+goes verify → act (re-perception) → update → reason.
+"""
 
 from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from .deps import Deps
-from .nodes import act, answer, observe, reason, route, update, verify
+from .act import act
+from .answer import answer
+from .observe import observe
+from .reason import reason
+from .route import route
+from .runtime import Deps
 from .state import AgentState, InputState
+from .update import update
+from .verify import verify
 
 __all__ = [
     "after_reason",
@@ -25,7 +35,7 @@ __all__ = [
     "recursion_limit",
 ]
 
-Node = Callable[[AgentState, Runtime[Deps]], dict[str, Any]]
+Node = Callable[[AgentState, Runtime[Deps]], Mapping[str, object]]
 
 
 def after_reason(state: AgentState) -> Literal["act", "verify", "update"]:
@@ -42,30 +52,32 @@ def after_update(state: AgentState) -> Literal["reason", "answer"]:
     return "answer" if state.get("exhausted") else "reason"
 
 
-def after_verify(state: AgentState) -> Literal["answer", "update"]:
-    """A rejected proposal with budget left goes back (through update) to reasoning."""
-    return "answer" if state.get("proposal") is not None else "update"
+def after_verify(state: AgentState) -> Literal["answer", "act"]:
+    """A rejected proposal with budget left has its re-perception run by act (then update
+    and reasoning again); any other verdict is answered."""
+    return "act" if state.get("proposal") is None and state.get("pending") else "answer"
 
 
 def _timed(node: Node) -> Node:
     """Stamp the node's wall time on the steps it reports without their own duration."""
 
     @functools.wraps(node)
-    def run(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    def run(state: AgentState, runtime: Runtime[Deps]) -> Mapping[str, object]:
         usage = runtime.context.meter.usage
         started, waited = time.perf_counter(), usage.model_s
         out = node(state, runtime)
         spent, waited = time.perf_counter() - started, usage.model_s - waited
-        steps = list(out.get("steps", []))
-        if len(steps) == 1 and not steps[0].duration_s:  # nodes of several steps time each
-            out["steps"] = [replace(steps[0], duration_s=spent, model_s=waited)]
+        steps = out.get("steps")
+        # A node of several steps times each itself.
+        if isinstance(steps, list) and len(steps) == 1 and not steps[0].duration_s:
+            return {**out, "steps": [replace(steps[0], duration_s=spent, model_s=waited)]}
         return out
 
     return run
 
 
 def build_graph() -> CompiledStateGraph[AgentState, Deps, InputState, AgentState]:
-    """observe → route → reason ⇄ (act → update) … → verify → answer."""
+    """observe → route → reason ⇄ (act → update) … → verify → answer (or → act)."""
     builder = StateGraph(AgentState, context_schema=Deps, input_schema=InputState)
     for name, node in (
         ("observe", observe),
@@ -91,8 +103,8 @@ def build_graph() -> CompiledStateGraph[AgentState, Deps, InputState, AgentState
 
 def recursion_limit(max_steps: int, max_verifications: int) -> int:
     """LangGraph's super-step limit for a budget: each step runs at most reason, act, update
-    and each verification verify, update, reason; plus observe, route, answer."""
-    return 4 * max_steps + 3 * max_verifications + 8
+    and each verification verify, act, update, reason; plus observe, route, answer."""
+    return 4 * max_steps + 4 * max_verifications + 8
 
 
 @functools.cache

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .config import AgentConfig
+from ..config import AgentConfig
 
 __all__ = ["Check", "run_checks"]
 
@@ -63,7 +63,7 @@ def _asr(config: AgentConfig) -> str:
 
 
 def _embedder(config: AgentConfig) -> str:
-    from memory import SentenceEmbedder
+    from memory.embed import SentenceEmbedder
 
     vector = SentenceEmbedder(config.index.embed_model).embed(["hello"])
     return f"{config.index.embed_model}, {vector.shape[1]} dimensions"
@@ -93,7 +93,7 @@ def _cache(config: AgentConfig) -> str:
 
 
 def _server(config: AgentConfig) -> str:
-    from .llm import OpenAIVideoLLM
+    from ..model.client import OpenAIVideoLLM
 
     model = OpenAIVideoLLM(config).ping()
     return f"{config.base_url} serves {model}"

@@ -7,7 +7,6 @@ a semaphore bounds the requests in flight; every failure becomes a one-line erro
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import threading
@@ -17,16 +16,15 @@ from typing import Any, Protocol
 
 import prompts
 
-from .config import AgentConfig
-from .errors import ModelReplyError, ModelServerError
+from ..config import AgentConfig
+from ..errors import ModelReplyError, ModelServerError
+from .messages import Message
 from .replicas import Replica, ReplicaPool
-from .toolcalls import ToolCall, parse_reply, strip_think
+from .replies import ToolCall, parse_reply, strip_think
 
-__all__ = ["Completion", "OpenAIVideoLLM", "VideoLLM", "image_part", "text_part"]
+__all__ = ["Completion", "OpenAIVideoLLM", "VideoLLM"]
 
 logger = logging.getLogger(__name__)
-
-Message = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -75,15 +73,6 @@ class VideoLLM(Protocol):
             ModelReplyError: The reply is unusable (empty, malformed, rejected request).
         """
         ...
-
-
-def text_part(text: str) -> dict[str, Any]:
-    return {"type": "text", "text": text}
-
-
-def image_part(jpeg: bytes) -> dict[str, Any]:
-    url = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
-    return {"type": "image_url", "image_url": {"url": url}}
 
 
 class OpenAIVideoLLM:

@@ -1,35 +1,28 @@
-"""The shared context C as the model reads it, and its compression to a token budget."""
+"""The shared context C: its notes as the model reads them, and their compression to a
+token budget."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from memory import Entry
 from tools import Evidence, data_block
 
+from .spans import overlaps_any
 from .state import Belief, Note
 
 __all__ = [
     "balanced",
     "belief_text",
-    "clamp_span",
-    "clamp_spans",
     "compress",
     "entry_lines",
     "estimate_tokens",
     "memory_note",
-    "overlaps_any",
     "render_context",
-    "spans_in",
 ]
 
 _KEEP_CHARS = 240
 _LOCAL = 120.0
-_SPAN = re.compile(
-    r"\[?\s*(\d+(?:\.\d+)?)\s*(?:s\s*)?(?:-|\u2013|to)\s*(\d+(?:\.\d+)?)\s*s\b\]?"
-    r"|\bat\s+(\d+(?:\.\d+)?)\s*s\b|\[(\d+(?:\.\d+)?)\s*s\]"
-)
 
 
 def estimate_tokens(text: str) -> int:
@@ -65,12 +58,6 @@ def belief_text(belief: Belief) -> str:
         f"- open uncertainty: {belief.uncertainty or 'everything'}\n"
         f"- candidate time spans: {spans}"
     )
-
-
-def overlaps_any(evidence: Iterable[Evidence], spans: Iterable[tuple[float, float]]) -> bool:
-    """Whether any evidence shares time with any span (touching ends count)."""
-    windows = list(spans)
-    return any(e.start <= hi and lo <= e.end for e in evidence for lo, hi in windows)
 
 
 def compress(
@@ -117,35 +104,6 @@ def balanced(text: str, *, suffix: str = "") -> str:
     nothing after it reads as data (or as instructions inside data)."""
     opened = text.count("<data source=") - text.count("</data>")
     return text + suffix + "\n</data>" * max(0, opened)
-
-
-def clamp_span(lo: float, hi: float, duration: float) -> tuple[float, float] | None:
-    """A span ordered and clamped into [0, duration]; None if nothing of it is in the video."""
-    lo, hi = min(lo, hi), max(lo, hi)
-    if hi < 0 or lo > duration or lo != lo or hi != hi:  # NaN compares false
-        return None
-    return max(0.0, lo), min(duration, hi)
-
-
-def clamp_spans(
-    spans: Iterable[tuple[float, float]], duration: float
-) -> tuple[tuple[float, float], ...]:
-    """`clamp_span` on each span, dropping those outside the video."""
-    kept = (clamp_span(lo, hi, duration) for lo, hi in spans)
-    return tuple(s for s in kept if s is not None)
-
-
-def spans_in(text: str) -> list[tuple[float, float]]:
-    """Time spans written in prose: "12-15 s", "[3.0-4.5 s]", "at 12 s", "[7.5s]"."""
-    spans = []
-    for m in _SPAN.finditer(text):
-        if m.group(1) is not None:
-            lo, hi = float(m.group(1)), float(m.group(2))
-            spans.append((min(lo, hi), max(lo, hi)))
-        else:
-            t = float(m.group(3) or m.group(4))
-            spans.append((t, t))
-    return spans
 
 
 def memory_note(

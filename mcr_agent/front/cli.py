@@ -8,23 +8,26 @@ import logging
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from memory import Level
 from memory.settings import DEFAULT_ASR_MODEL
 
-from .api import Mode
-from .config import AgentConfig
-from .errors import MCRAgentError
-from .serve import ServeOptions
+from ..config import AgentConfig
+from ..errors import MCRAgentError
+from ..serve import ServeOptions
+from .console import make_console
+
+if TYPE_CHECKING:
+    from .api import Mode
 
 __all__ = ["main"]
 
-_out = Console()
-_err = Console(stderr=True)
+_out = make_console()
+_err = make_console(stderr=True)
 
 
 class _Group(click.Group):
@@ -334,7 +337,7 @@ def serve(model_id: str, engine_args: tuple[str, ...], **options: object) -> Non
 
     Arguments after `--` go to vLLM with --engine vllm.
     """
-    from .serve import serve as run
+    from ..serve import serve as run
 
     if engine_args and options["engine"] != "vllm":
         raise click.UsageError(f"unexpected arguments {' '.join(engine_args)} (only for vllm)")

@@ -11,21 +11,24 @@ from typing import Literal
 
 from memory import (
     BuildReport,
-    ModelServerError,
     ProgressSink,
+    VideoInfo,
     VideoMemory,
     build_memory,
+    fingerprint,
     probe,
 )
 from tools import Tool, WebSearcher
 
+from ..config import AgentConfig
+from ..errors import ConfigError, ModelServerError
+from ..loop.options import normalize_options
+from ..loop.runtime import Deps
+from ..loop.state import Final, Step
+from ..model.captioner import VLMCaptioner
+from ..model.client import OpenAIVideoLLM, VideoLLM
+from ..model.meter import Meter
 from .answer import Answer, Event, VideoRef
-from .captioner import VLMCaptioner
-from .choice import normalize_options
-from .config import AgentConfig
-from .deps import Deps, Meter
-from .llm import OpenAIVideoLLM, VideoLLM
-from .state import Step
 
 Mode = Literal["agent", "direct"]
 
@@ -116,21 +119,50 @@ class Agent:
         """Answer step by step: one `Event` per node; the last one carries the `Answer`."""
         question = _checked_question(question)
         opts = tuple(normalize_options([o for o in options or () if o.strip()]))
-        # Fail in a second, not after minutes of indexing, on a bad file or a dead server.
+        # Fail in a second, not after minutes of indexing, on a bad file or a dead server;
+        # the video is probed once per question, here.
         info = probe(video)
         self.llm.ping()
         meter = Meter(self.llm, self.config.budget)
         if mode == "direct":
-            from .direct import run_direct
+            yield self._direct(info, question, opts, meter, subtitles=subtitles)
+        else:
+            yield from self._loop(info, question, opts, meter, subtitles, progress)
 
-            yield from run_direct(self, meter, video, question, opts, subtitles=subtitles)
-            return
-        from .graph import compiled_graph, recursion_limit
+    def _direct(
+        self,
+        info: VideoInfo,
+        question: str,
+        options: tuple[str, ...],
+        meter: Meter,
+        *,
+        subtitles: str | Path | None,
+    ) -> Event:
+        from ..loop.direct import run_direct
+
+        final, step = run_direct(
+            meter, info, question, options, budget=self.config.budget, subtitles=subtitles
+        )
+        ref = VideoRef(info.path, info.duration, fingerprint(info.path)[:20])
+        return Event(
+            "direct", (step,), _answer(question, options, final, "direct", (step,), meter, ref)
+        )
+
+    def _loop(
+        self,
+        info: VideoInfo,
+        question: str,
+        options: tuple[str, ...],
+        meter: Meter,
+        subtitles: str | Path | None,
+        progress: ProgressSink | None,
+    ) -> Iterator[Event]:
+        from ..loop.graph import compiled_graph, recursion_limit
 
         deps = Deps(
             config=self.config,
             meter=meter,
-            load_memory=lambda: self.index(video, subtitles=subtitles, progress=progress),
+            load_memory=lambda: self._build(info, subtitles=subtitles, progress=progress)[0],
             tools=self._tools if self._tools is not None else _default_tools(),
             web=self._web if self._web is not None else _default_web(),
             video_path=info.path,
@@ -140,7 +172,7 @@ class Agent:
         budget = self.config.budget
         limit = recursion_limit(budget.max_steps, budget.max_verifications)
         for chunk in compiled_graph().stream(
-            {"question": question, "options": list(opts)},
+            {"question": question, "options": list(options)},
             context=deps,
             stream_mode="updates",
             config={"recursion_limit": limit},
@@ -153,12 +185,10 @@ class Agent:
                 answer = None
                 if final is not None:
                     memory = deps.memory
-                    answer = Answer(
-                        question, opts, final.answer, final.choice, final.confidence,
-                        route, final.evidence, tuple(steps), meter.usage.to_dict(),
-                        VideoRef(memory.info.path, memory.duration, memory.fingerprint),
-                        str(memory.folder),
-                    )  # fmt: skip
+                    ref = VideoRef(memory.info.path, memory.duration, memory.fingerprint)
+                    answer = _answer(
+                        question, options, final, route, tuple(steps), meter, ref, memory.folder
+                    )
                 yield Event(node, new, answer)
 
     def save_trace(self, answer: Answer, path: str | Path) -> Path:
@@ -199,13 +229,31 @@ class Agent:
 
         Captions need the model server: when it does not answer, everything else is built
         and the report lists the scenes without captions; a later call completes them.
+
+        Raises:
+            VideoError: The video is missing or unreadable.
+            SubtitleError: The subtitle file cannot be read.
+            CacheError: The cache folder cannot be written.
         """
+        return self._build(
+            probe(video), subtitles=subtitles, force=force, captions=captions, progress=progress
+        )
+
+    def _build(
+        self,
+        info: VideoInfo,
+        *,
+        subtitles: str | Path | None = None,
+        force: bool = False,
+        captions: bool = True,
+        progress: ProgressSink | None = None,
+    ) -> tuple[VideoMemory, BuildReport]:
         captioner = None
         if captions and self.server_status() is None:
             captioner = VLMCaptioner(self.llm)
         settings = replace(self.config.index, caption_concurrency=self.config.max_concurrency)
         return build_memory(
-            video,
+            info,
             settings=settings,
             cache=self.config.cache_dir,
             subtitles=subtitles,
@@ -227,21 +275,36 @@ class Agent:
 
     def open_memory(self, video: str | Path) -> VideoMemory | None:
         """The newest complete memory of a video, or None if it was never indexed."""
-        from memory import open_memory, probe
+        from memory import open_memory
 
         return open_memory(probe(video).path, self.config.cache_dir)
 
 
-def _checked_question(question: str) -> str:
-    from .errors import ConfigError
+def _answer(
+    question: str,
+    options: tuple[str, ...],
+    final: Final,
+    route: str,
+    steps: tuple[Step, ...],
+    meter: Meter,
+    video: VideoRef,
+    memory_folder: Path | None = None,
+) -> Answer:
+    """The `Answer` of a question, in either mode: the one place one is made."""
+    return Answer(
+        question, options, final.answer, final.choice, final.confidence, route, final.evidence,
+        steps, meter.usage.to_dict(), video, str(memory_folder) if memory_folder else None,
+    )  # fmt: skip
 
+
+def _checked_question(question: str) -> str:
     if not question or not question.strip():
         raise ConfigError("the question is empty: ask something about the video")
     return question.strip()
 
 
 def _default_tools() -> dict[str, Tool]:
-    from .toolset import default_tools
+    from ..loop.toolset import default_tools
 
     return default_tools()
 

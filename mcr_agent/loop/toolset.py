@@ -50,7 +50,7 @@ def default_tools() -> dict[str, Tool]:
     from tools import MemorySearch
     from tools.asr import Transcript
     from tools.grounding import TemporalGrounding
-    from tools.inspect import Inspect
+    from tools.inspection import Inspect
     from tools.ocr import ReadText
     from tools.segmentation import VideoSegmentation
     from tools.summarize import Summarize

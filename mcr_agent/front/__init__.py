@@ -1,0 +1,13 @@
+"""What people use: the public API, the CLI and what they print or write.
+
+api.py        `Agent`: run, stream, index, traces (the public entry point)
+answer.py     `Answer`, `Event`: what a question returns
+cli.py        the `mcr-agent` command (parse, configure, call `Agent`, print)
+console.py    terminal consoles (whole lines when output is not a terminal)
+report.py     terminal summaries of answers, steps and index runs
+progress.py   terminal progress bars for indexing
+trace.py      HTML and JSON traces of an answer
+doctor.py     `mcr-agent doctor`: checks of the machine and the server
+demo.py       `mcr-agent demo`
+media.py      generated videos with known ground truth (demo, tests, benchmarks)
+"""

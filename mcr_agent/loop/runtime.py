@@ -1,0 +1,59 @@
+"""What one run of the loop depends on (`Deps`), passed to every node as the graph's
+runtime context: nothing reaches a node through module globals."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from memory import VideoMemory
+from tools import FrameLimits, Tool, ToolContext, WebSearcher
+
+from ..config import AgentConfig, Budget
+from ..model.meter import Meter
+from ..model.perceiver import ModelPerceiver
+
+__all__ = ["Deps"]
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The runtime context of one run.
+
+    Attributes:
+        config: The agent configuration (budgets included).
+        meter: The metered model client.
+        load_memory: Loads or builds the video's memory (called once, by observe).
+        tools: Tools the model may call, by name.
+        web: Web search backend, or None to switch web search off.
+        video_path: The video file as found now (its memory may record an older path).
+    """
+
+    config: AgentConfig
+    meter: Meter
+    load_memory: Callable[[], VideoMemory]
+    tools: Mapping[str, Tool]
+    web: WebSearcher | None = None
+    video_path: str | None = None
+
+    @property
+    def budget(self) -> Budget:
+        return self.config.budget
+
+    @functools.cached_property
+    def memory(self) -> VideoMemory:
+        memory = self.load_memory()
+        if self.video_path and memory.info.path != self.video_path:
+            # The memory is keyed by content: the same video moved or copied reuses it, and
+            # tools must decode the file that exists now.
+            memory.info = dataclasses.replace(memory.info, path=self.video_path)
+        return memory
+
+    @functools.cached_property
+    def tool_context(self) -> ToolContext:
+        limits = FrameLimits(
+            frames_per_call=self.budget.frames_per_call, max_pixels=self.budget.inspect_pixels
+        )
+        return ToolContext(self.memory, ModelPerceiver(self.meter), self.web, limits)
