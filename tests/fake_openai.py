@@ -26,7 +26,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-__all__ = ["FakeOpenAIServer", "Reply", "Request", "Script", "dead_url", "free_port", "scripted"]
+__all__ = [
+    "HANG_GUARD_S",
+    "FakeOpenAIServer",
+    "Reply",
+    "Request",
+    "Script",
+    "dead_url",
+    "free_port",
+    "scripted",
+]
+
+HANG_GUARD_S = 600.0
+"""How long a test waits for an event before calling it a hang. Tests wait on events, and
+this bound is only reached when something hangs: it is never what makes a test pass."""
 
 _TIMESTAMP = re.compile(r"\[\s*(\d+(?:\.\d+)?)\s*s\s*\]|\bt\s*=\s*(\d+(?:\.\d+)?)\s*s\b")
 _ERROR_TYPES = {

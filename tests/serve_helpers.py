@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from tests.fake_openai import free_port
+from tests.fake_openai import HANG_GUARD_S, free_port
 
 __all__ = [
     "data_url",
@@ -30,14 +30,26 @@ __all__ = [
     "scripted_engine",
     "serve_app",
     "serve_process",
+    "wait_for",
 ]
+
+
+def wait_for(condition: Callable[[], bool], *, poll: float = 0.05) -> bool:
+    """Wait until `condition()` holds (a state only visible by asking, like another
+    process's /health); False only after `HANG_GUARD_S`, i.e. when something hangs."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
 
 
 @contextlib.contextmanager
 def serve_process(
     model: Path,
     *args: str,
-    timeout: float = 120.0,
+    timeout: float = HANG_GUARD_S,
     started: list[subprocess.Popen[bytes]] | None = None,
     output: io.BytesIO | None = None,
 ) -> Iterator[str]:
@@ -46,7 +58,10 @@ def serve_process(
     port = free_port()
     command = [sys.executable, "-m", "mcr_agent", "serve", str(model), "--port", str(port), *args]
     log = output if output is not None else io.BytesIO()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # One torch thread: the tests check behaviour, and OpenMP threads spinning against a busy
+    # neighbour on a small machine make every generate many times slower.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     if started is not None:
         started.append(proc)
     reader = threading.Thread(target=lambda: log.write(proc.stdout.read() or b""), daemon=True)  # type: ignore[union-attr]

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from mcr_agent.front.cli import main
 from tests.agent_model import HonestAgentModel
 from tests.conftest import honest_responder
-from tests.fake_openai import FakeOpenAIServer
+from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Request
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -82,33 +82,53 @@ def test_doctor_reports_each_check() -> None:
 
 
 def test_ctrl_c_then_resume(speech_video: Path, tmp_path: Path) -> None:
-    """A real SIGINT mid-captioning: exit 130 at once, the next run asks only for the rest."""
+    """A real SIGINT mid-captioning: exit 130 without waiting for the request in flight, and
+    the next run asks only for the rest.
+
+    The second caption request is held by the server until the test has sent SIGINT, so
+    the run cannot finish first, and it can only exit by not waiting for that request.
+    """
     import os
     import signal
     import subprocess
     import sys
-    import time
+    import threading
+
+    second, release = threading.Event(), threading.Event()
+    lock = threading.Lock()
+    captions: list[Request] = []
+
+    def hold_the_second(request: Request) -> str:
+        with lock:
+            captions.append(request)
+            number = len(captions)
+        if number == 2:
+            second.set()
+            release.wait()
+        return honest_responder(request)
 
     env = {**os.environ, "MCR_CACHE_DIR": str(tmp_path / "cache"), "MCR_CONCURRENCY": "1"}
-    with FakeOpenAIServer(honest_responder, latency=1.5) as srv:
+    with FakeOpenAIServer(hold_the_second) as srv:
         env["MCR_BASE_URL"] = srv.base_url
         cmd = [sys.executable, "-m", "mcr_agent", "index", str(speech_video), "--no-asr"]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 120
-        while len(srv.requests) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        start = time.monotonic()
-        _, err = proc.communicate(timeout=60)
+        try:
+            assert second.wait(HANG_GUARD_S), "the second caption request never came"
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=HANG_GUARD_S)
+        finally:
+            release.set()
+            if proc.poll() is None:
+                proc.kill()
         assert proc.returncode == 130, err
-        assert time.monotonic() - start < 10
         assert b"resume" in err
-        done = len(srv.requests)
+        done = len(captions)
     with FakeOpenAIServer(honest_responder) as srv:
         code, out, _ = run("index", str(speech_video), "--no-asr", "--base-url", srv.base_url)
         assert code == 0, out
         again = len([r for r in srv.requests if r.images])
-    assert again <= 4 - (done - 1)  # the caption finished before Ctrl-C is not asked again
+    assert done == 2
+    assert again == 3  # the caption finished before Ctrl-C is not asked again
     assert "lack captions" not in out
 
 

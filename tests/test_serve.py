@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,15 @@ import openai
 import pytest
 
 from evals.tiny_vlm import copy_remote
-from tests.serve_helpers import data_url, free_port, make_video, png_url, serve_process
+from tests.fake_openai import HANG_GUARD_S
+from tests.serve_helpers import (
+    data_url,
+    free_port,
+    make_video,
+    png_url,
+    serve_process,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -211,9 +218,13 @@ def test_ask_runs_the_agent_loop_on_the_served_model(
 
     monkeypatch.setenv("MCR_CACHE_DIR", str(cache_with_speech_memory))
     monkeypatch.setenv("MCR_BASE_URL", server)
+    # The random model never stops before max_tokens: one reasoning step keeps the calls few,
+    # and a slow machine must not turn into timeouts and retries.
+    monkeypatch.setenv("MCR_TIMEOUT", str(HANG_GUARD_S))
     question = ["What does the speaker say is parked?", "--option", "A. a truck"]
     result = CliRunner().invoke(
-        main, ["ask", str(speech_video), *question, "--option", "B. a car", "--json"]
+        main,
+        ["ask", str(speech_video), *question, "--option", "B. a car", "--json", "--max-steps", "1"],
     )
     assert result.exit_code == 0, result.stdout + result.stderr
     answer = json.loads(result.stdout)
@@ -350,7 +361,7 @@ def test_ctrl_c_ends_requests_in_flight_with_503(tiny_vlm: Path) -> None:
     started: list[subprocess.Popen[bytes]] = []
     output = io.BytesIO()
     with serve_process(tiny_vlm, "--max-batch", "2", started=started, output=output) as url:
-        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=60)
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=HANG_GUARD_S)
         outcome: list[object] = []
 
         def long_request() -> None:
@@ -361,14 +372,12 @@ def test_ctrl_c_ends_requests_in_flight_with_503(tiny_vlm: Path) -> None:
 
         worker = threading.Thread(target=long_request)
         worker.start()
-        deadline = time.monotonic() + 20
         health = url.removesuffix("/v1") + "/health"
-        while httpx.get(health).json()["running"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert wait_for(lambda: httpx.get(health).json()["running"] > 0), "the request never ran"
         os.kill(started[0].pid, signal.SIGINT)
-        worker.join(30)
+        worker.join(HANG_GUARD_S)
     assert outcome and isinstance(outcome[0], openai.APIStatusError), outcome
     assert outcome[0].status_code == 503 and "shutting down" in outcome[0].message
-    assert started[0].wait(30) == 0
+    assert started[0].wait(HANG_GUARD_S) == 0
     printed = output.getvalue().decode()
     assert printed.rstrip().endswith("stopped") and "Traceback" not in printed, printed
