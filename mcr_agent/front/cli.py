@@ -346,3 +346,40 @@ def serve(model_id: str, engine_args: tuple[str, ...], **options: object) -> Non
         run(opts, announce=lambda line: _err.print(line, highlight=False, soft_wrap=True))
     except KeyboardInterrupt:
         _err.print("stopped")
+
+
+@main.command("mcp")
+@click.option("--http", is_flag=True, help="Serve streamable HTTP on 127.0.0.1, not stdio.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="HTTP port (0: a free one, named in the line printed at start).",
+)
+@click.option(
+    "--allow",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder whose videos clients may read (repeat; default: the current folder).",
+)
+@click.option("--ocr/--no-ocr", default=False, show_default=True, help="Read on-screen text.")
+@_server_options
+def mcp_(
+    http: bool,
+    port: int,
+    allow: tuple[Path, ...],
+    ocr: bool,
+    base_url: str | None,
+    model: str | None,
+) -> None:
+    """Serve video question answering to MCP clients (stdio; --http for streamable HTTP)."""
+    from .mcp_server import serve_mcp
+
+    config = AgentConfig.from_env(base_url=base_url, model=model)
+    config = config.replace(index=dataclasses.replace(config.index, ocr=ocr))
+    announce = lambda line: _err.print(line, highlight=False, soft_wrap=True)  # noqa: E731
+    try:
+        serve_mcp(config, allow=allow or [Path.cwd()], http=http, port=port, announce=announce)
+    except KeyboardInterrupt:
+        _err.print("stopped")
