@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,9 +22,11 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
+from click.testing import CliRunner
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, ImageContent, TextContent
 
+from mcr_agent.front.cli import main
 from mcr_agent.front.mcp_bridge import AllowedRoots, CallCancelled, PathRefused, ToolProgress
 from tests.agent_model import HonestAgentModel
 from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Reply, Request, dead_url
@@ -116,6 +119,25 @@ def test_progress_increases_is_throttled_and_stops_the_work() -> None:
     for call in (lambda: progress.update("speech", 9.0), lambda: progress.note("reason")):
         with pytest.raises(CallCancelled):
             call()
+
+
+def test_cli_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = str(taken.getsockname()[1])
+        result = CliRunner().invoke(
+            main, ["mcp", "--http", "--port", port, "--allow", str(tmp_path)]
+        )
+    assert result.exit_code == 1 and "cannot listen on 127.0.0.1" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    for name in [m for m in sys.modules if m == "mcp" or m.startswith(("mcp.", "mcp_types"))]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if the extra were not installed
+    monkeypatch.delitem(sys.modules, "mcr_agent.front.mcp_tools", raising=False)
+    result = CliRunner().invoke(main, ["mcp", "--allow", str(tmp_path)])
+    assert result.exit_code == 1 and "pip install 'mcr-agent[mcp]'" in result.stderr
+    result = CliRunner().invoke(main, ["mcp", "--allow", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "--allow" in result.stderr
 
 
 # -- over stdio, with the SDK's client ------------------------------------------------------

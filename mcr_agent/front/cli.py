@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from memory import Level
@@ -20,6 +21,7 @@ from ..config import AgentConfig
 from ..errors import MCRAgentError
 from ..serve import ServeOptions
 from .console import make_console
+from .mcp_server import mcp_command
 
 if TYPE_CHECKING:
     from .api import Mode
@@ -37,7 +39,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except MCRAgentError as exc:
-            _err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            _err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(1)
         except KeyboardInterrupt:
             _err.print("interrupted: finished stages are saved; run the same command to resume")
@@ -348,38 +350,4 @@ def serve(model_id: str, engine_args: tuple[str, ...], **options: object) -> Non
         _err.print("stopped")
 
 
-@main.command("mcp")
-@click.option("--http", is_flag=True, help="Serve streamable HTTP on 127.0.0.1, not stdio.")
-@click.option(
-    "--port",
-    default=8765,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="HTTP port (0: a free one, named in the line printed at start).",
-)
-@click.option(
-    "--allow",
-    multiple=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A folder whose videos clients may read (repeat; default: the current folder).",
-)
-@click.option("--ocr/--no-ocr", default=False, show_default=True, help="Read on-screen text.")
-@_server_options
-def mcp_(
-    http: bool,
-    port: int,
-    allow: tuple[Path, ...],
-    ocr: bool,
-    base_url: str | None,
-    model: str | None,
-) -> None:
-    """Serve video question answering to MCP clients (stdio; --http for streamable HTTP)."""
-    from .mcp_server import serve_mcp
-
-    config = AgentConfig.from_env(base_url=base_url, model=model)
-    config = config.replace(index=dataclasses.replace(config.index, ocr=ocr))
-    announce = lambda line: _err.print(line, highlight=False, soft_wrap=True)  # noqa: E731
-    try:
-        serve_mcp(config, allow=allow or [Path.cwd()], http=http, port=port, announce=announce)
-    except KeyboardInterrupt:
-        _err.print("stopped")
+main.add_command(mcp_command)  # `mcr-agent mcp`, defined beside its server

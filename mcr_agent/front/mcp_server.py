@@ -1,22 +1,69 @@
 """`mcr-agent mcp`: serve the video tools over stdio or streamable HTTP (127.0.0.1).
 
-The `mcp` package is an optional extra (``pip install 'mcr-agent[mcp]'``), imported here
-only when the server starts.
+The command lives here, beside what it starts, and `cli.py` registers it. The `mcp` package
+is an optional extra (``pip install 'mcr-agent[mcp]'``), imported only when the server
+starts, so `mcr-agent --help` stays instant and works without it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import click
+
 from ..config import AgentConfig
 from ..errors import ConfigError, DependencyError
+from .console import make_console
 
-__all__ = ["HOST", "serve_mcp"]
+__all__ = ["HOST", "mcp_command", "serve_mcp"]
 
 HOST = "127.0.0.1"
 """The HTTP transport listens on loopback only: the server has no authentication."""
+
+
+@click.command("mcp")
+@click.option("--http", is_flag=True, help="Serve streamable HTTP on 127.0.0.1, not stdio.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="HTTP port (0: a free one, named in the line printed at start).",
+)
+@click.option(
+    "--allow",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder whose videos clients may read (repeat; default: the current folder).",
+)
+@click.option("--ocr/--no-ocr", default=False, show_default=True, help="Read on-screen text.")
+@click.option("--base-url", help="OpenAI-compatible URL (default: $MCR_BASE_URL or :8000/v1).")
+@click.option("--model", help="Model id (default: $MCR_MODEL or the server's first).")
+def mcp_command(
+    http: bool,
+    port: int,
+    allow: tuple[Path, ...],
+    ocr: bool,
+    base_url: str | None,
+    model: str | None,
+) -> None:
+    """Serve video question answering to MCP clients (stdio; --http for streamable HTTP)."""
+    err = make_console(stderr=True)  # stdout is the protocol's wire on stdio
+    config = AgentConfig.from_env(base_url=base_url, model=model)
+    config = config.replace(index=dataclasses.replace(config.index, ocr=ocr))
+    try:
+        serve_mcp(
+            config,
+            allow=allow or [Path.cwd()],
+            http=http,
+            port=port,
+            announce=lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True),
+        )
+    except KeyboardInterrupt:
+        err.print("stopped")
 
 
 def serve_mcp(
@@ -38,7 +85,7 @@ def serve_mcp(
 
     Raises:
         DependencyError: The `mcp` package is not installed.
-        ConfigError: The port is taken or an allowed folder is unusable.
+        ConfigError: The port is taken.
     """
     try:
         from .mcp_tools import build_server
@@ -61,12 +108,12 @@ def serve_mcp(
 
     sock = _bind(port)
     app = server.streamable_http_app(host=HOST)
-    config_ = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
+    settings = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
     sock.listen(128)  # from here connections queue until uvicorn accepts them
     url = f"http://{HOST}:{sock.getsockname()[1]}/mcp"
     announce(f"mcr-agent MCP server at {url} (streamable HTTP); videos under {roots}; Ctrl-C stops")
     try:
-        uvicorn.Server(config_).run(sockets=[sock])
+        uvicorn.Server(settings).run(sockets=[sock])
     finally:
         sock.close()
 

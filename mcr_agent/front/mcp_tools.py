@@ -242,13 +242,14 @@ class VideoTools:
         new ones as resources. Returns the new fingerprints."""
         newest: dict[str, tuple[float, Path, str]] = {}
         for manifest in self.agent.config.cache_dir.glob("*/manifest.json"):
-            data = read_json(manifest) or {}
-            video = str((data.get("video") or {}).get("path", ""))
-            if not data.get("complete") or not video or video not in self.roots:
+            try:  # another process may be rebuilding (removing) this memory right now
+                data = read_json(manifest) or {}
+                seen = (manifest.stat().st_mtime, manifest.parent, str(data["video"]["path"]))
+                key = str(data["fingerprint"])
+            except (OSError, KeyError, TypeError):
                 continue
-            seen = (manifest.stat().st_mtime, manifest.parent, video)
-            key = str(data["fingerprint"])
-            newest[key] = max(newest.get(key, seen), seen)
+            if data.get("complete") and seen[2] in self.roots:
+                newest[key] = max(newest.get(key, seen), seen)
         new = [fp for fp in newest if fp not in self._videos]
         self._videos = {fp: folder for fp, (_, folder, _) in newest.items()}
         for fp in new:
