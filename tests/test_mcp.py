@@ -26,10 +26,22 @@ from click.testing import CliRunner
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, ImageContent, TextContent
 
+from mcr_agent.front.answer import Answer, VideoRef
 from mcr_agent.front.cli import main
 from mcr_agent.front.mcp_bridge import AllowedRoots, CallCancelled, PathRefused, ToolProgress
+from mcr_agent.front.mcp_views import (
+    answer_text,
+    search_result,
+    search_text,
+    summary_document,
+    transcript_document,
+    window_result,
+    window_text,
+)
+from memory import open_memory
 from tests.agent_model import HonestAgentModel
 from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Reply, Request, dead_url
+from tools import Evidence
 
 MCR_AGENT = str(Path(sys.executable).parent / "mcr-agent")
 QUESTION = "What does the speaker say is parked?"
@@ -119,6 +131,38 @@ def test_progress_increases_is_throttled_and_stops_the_work() -> None:
     for call in (lambda: progress.update("speech", 9.0), lambda: progress.note("reason")):
         with pytest.raises(CallCancelled):
             call()
+
+
+def test_views_of_a_memory(cache_with_speech_memory: Path, speech_video: Path) -> None:
+    memory = open_memory(speech_video, cache_with_speech_memory)
+    assert memory is not None
+    instant = window_result(memory, 12.0, 12.0)
+    assert [s.index for s in instant.scenes] == [2] and instant.duration == pytest.approx(20.0)
+    assert [s.index for s in window_result(memory, 5.0, 9.0).scenes] == [1]  # ends touch
+    beyond = window_result(memory, 30.0, 40.0)
+    assert not beyond.scenes and "the video is 20.0 s long" in window_text(beyond)
+    assert "red car" in transcript_document(memory) and "Hello" in transcript_document(memory)
+    summary = summary_document(memory, "http://unused")
+    assert summary.splitlines()[0].startswith("speech.mp4: 20.0 s, 4 scenes")
+    assert "Segments:" in summary and "No summary yet" not in summary
+    assert (
+        search_text(search_result("v.mp4", "zebra", [])) == "no entry of the memory matches 'zebra'"
+    )
+
+
+def test_answer_text_names_the_letter_once() -> None:
+    video = VideoRef("v.mp4", 20.0, "f" * 20)
+    evidence = (Evidence(9.0, 15.0, "asr", "The red car is parked."),)
+    usage: dict[str, int | float] = {"model_calls": 1}
+
+    def answer(text: str, choice: str | None) -> Answer:
+        return Answer("q?", (), text, choice, 0.9, "speech", evidence, (), usage, video)
+
+    assert answer_text(answer("the red car", "B")).splitlines()[0] == "B. the red car"
+    assert answer_text(answer("B. the red car", "B")).splitlines()[0] == "B. the red car"
+    assert answer_text(answer("Because it rains", "B")).startswith("B. Because it rains")
+    lines = answer_text(answer("a car", None)).splitlines()
+    assert lines[0] == "a car" and lines[-1] == "[9.0-15.0 s] asr: The red car is parked."
 
 
 def test_cli_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

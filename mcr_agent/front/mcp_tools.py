@@ -180,7 +180,12 @@ class VideoTools:
         answer = await run_cancellable(work, f"ask_video({video}, {question!r})")
         await self._refresh(ctx)
         data = answer.to_dict()
-        return CallToolResult(content=[_text(answer_text(answer))], structured_content=data)
+        # A question the server failed to answer (status "failed", as `ask` exits 1) is a
+        # tool error; the object still comes along, for what the steps did.
+        failed = data.get("status") == "failed"
+        return CallToolResult(
+            content=[_text(answer_text(answer))], structured_content=data, is_error=failed
+        )
 
     async def _search(
         self, path: str, query: str, levels: list[LevelName] | None, k: int

@@ -6,6 +6,7 @@ without the `mcp` package. Every time is in video seconds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,7 @@ class WindowResult(BaseModel):
     """Everything the memory holds for a window, in time order."""
 
     path: str
+    duration: float = Field(description="Length of the whole video, seconds.")
     start: float = Field(description="Window start, video seconds.")
     end: float = Field(description="Window end, video seconds.")
     scenes: list[SceneView]
@@ -173,9 +175,13 @@ def index_text(result: IndexResult) -> str:
 def answer_text(answer: Answer) -> str:
     """The answer, its letter, status and confidence, and the first cited spans."""
     data = answer.to_dict()
-    head = f"{answer.choice}. {answer.answer}" if answer.choice else answer.answer
+    head = answer.answer
+    if answer.choice and not re.match(rf"\(?{answer.choice}\b", head):
+        head = f"{answer.choice}. {head}"
     status = f"{data['status']}, " if data.get("status") else ""
     lines = [head, f"({status}confidence {answer.confidence:.2f})"]
+    if data.get("error"):
+        lines.append(f"error: {data['error']}")
     for e in answer.evidence[:_TEXT_ITEMS]:
         lines.append(_line(e.start, e.end, e.source, e.text))
     return "\n".join(lines)
@@ -220,6 +226,7 @@ def window_result(
 
     return WindowResult(
         path=memory.info.path,
+        duration=round(memory.duration, 3),
         start=start,
         end=end,
         scenes=scenes,
@@ -245,7 +252,7 @@ def window_text(result: WindowResult) -> str:
         rows += [(e.start, _line(e.start, e.end, kind, e.text)) for e in items]
     head = f"{result.path} [{result.start:g}-{result.end:g} s]"
     if not rows:
-        return f"{head}: the memory holds nothing in this window"
+        return f"{head}: the memory holds nothing here (the video is {result.duration:.1f} s long)"
     return "\n".join([head, *(row for _, row in sorted(rows, key=lambda r: r[0]))])
 
 
