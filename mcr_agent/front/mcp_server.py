@@ -11,12 +11,16 @@ import dataclasses
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..config import AgentConfig
 from ..errors import ConfigError, DependencyError
 from .console import make_console
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
 
 __all__ = ["HOST", "mcp_command", "serve_mcp"]
 
@@ -104,14 +108,20 @@ def serve_mcp(
         announce(f"mcr-agent MCP server on stdio; videos under {roots}")
         server.run("stdio")
         return
+    rest = f"(streamable HTTP); videos under {roots}; Ctrl-C stops"
+    _serve_http(server, port, lambda url: announce(f"mcr-agent MCP server at {url} {rest}"))
+
+
+def _serve_http(server: MCPServer, port: int, ready: Callable[[str], None]) -> None:
+    """Serve the SDK's streamable HTTP app with uvicorn; `ready` gets the URL once the
+    port listens (connections queue from then on, so a client may connect at once)."""
     import uvicorn
 
     sock = _bind(port)
-    app = server.streamable_http_app(host=HOST)
+    app = server.streamable_http_app(host=HOST)  # with the SDK's DNS-rebinding guard
     settings = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
-    sock.listen(128)  # from here connections queue until uvicorn accepts them
-    url = f"http://{HOST}:{sock.getsockname()[1]}/mcp"
-    announce(f"mcr-agent MCP server at {url} (streamable HTTP); videos under {roots}; Ctrl-C stops")
+    sock.listen(128)
+    ready(f"http://{HOST}:{sock.getsockname()[1]}/mcp")
     try:
         uvicorn.Server(settings).run(sockets=[sock])
     finally:
