@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from memory import Level
@@ -20,6 +21,7 @@ from ..config import AgentConfig
 from ..errors import MCRAgentError
 from ..serve import ServeOptions
 from .console import make_console
+from .mcp_server import mcp_command
 
 if TYPE_CHECKING:
     from .api import Mode
@@ -37,7 +39,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except MCRAgentError as exc:
-            _err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            _err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(1)
         except KeyboardInterrupt:
             _err.print("interrupted: finished stages are saved; run the same command to resume")
@@ -346,3 +348,6 @@ def serve(model_id: str, engine_args: tuple[str, ...], **options: object) -> Non
         run(opts, announce=lambda line: _err.print(line, highlight=False, soft_wrap=True))
     except KeyboardInterrupt:
         _err.print("stopped")
+
+
+main.add_command(mcp_command)  # `mcr-agent mcp`, defined beside its server
