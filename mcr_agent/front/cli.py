@@ -346,3 +346,8 @@ def serve(model_id: str, engine_args: tuple[str, ...], **options: object) -> Non
         run(opts, announce=lambda line: _err.print(line, highlight=False, soft_wrap=True))
     except KeyboardInterrupt:
         _err.print("stopped")
+
+
+from .ui.command import ui as _ui  # noqa: E402  (the web app: mcr_agent/front/ui)
+
+main.add_command(_ui)
