@@ -23,6 +23,7 @@ from mcr_agent.front.media import make_scenes_video
 from tests.agent_model import HonestAgentModel
 from tests.conftest import SCENES
 from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Reply, Request
+from tests.ui_helpers import CAPTION, VERIFY, Hold
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -33,35 +34,6 @@ SCRIPT = "<script>window.pwned=1</script>"
 WAIT_MS = HANG_GUARD_S * 1000  # a hang guard: every wait below ends on an event
 RED_CAR = ("What does the speaker say is parked?", ["a blue truck", "the red car", "a bicycle"])
 SCORE = ("What score is shown on screen?", ["SCORE 24", "SCORE 42", "GAME OVER"])
-
-
-class Hold:
-    """Model requests whose text contains `marker` wait until `release()`; `reached` is set
-    once `count` of them are waiting at the same time."""
-
-    def __init__(self, marker: str, count: int = 1) -> None:
-        self.marker = marker
-        self.count = count
-        self.waiting = 0
-        self.reached = threading.Event()
-        self.opened = threading.Event()
-        self._lock = threading.Lock()
-
-    def __call__(self, request: Request) -> None:
-        if self.marker not in request.texts or self.opened.is_set():
-            return
-        with self._lock:
-            self.waiting += 1
-            if self.waiting >= self.count:
-                self.reached.set()
-        assert self.opened.wait(HANG_GUARD_S), "the test never released the model"
-
-    def release(self) -> None:
-        self.opened.set()
-
-
-CAPTION = "describing one scene"  # in every scene-caption request
-VERIFY = "Proposed answer:"  # in every verification request: the last call of a question
 
 
 @pytest.fixture(scope="module")

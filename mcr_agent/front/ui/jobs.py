@@ -72,6 +72,11 @@ class Job:
         for loop, future in waiters:
             loop.call_soon_threadsafe(_wake, future)
 
+    def events(self) -> list[dict[str, Any]]:
+        """The events published so far."""
+        with self._lock:
+            return list(self._events)
+
     async def follow(self, start: int = 0) -> AsyncIterator[dict[str, Any]]:
         """Every event from number `start` on, as they come, until the last one."""
         loop = asyncio.get_running_loop()
