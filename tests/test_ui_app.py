@@ -244,7 +244,7 @@ def test_no_model_server_indexes_and_says_how_to_start_one(
     body = {"video": "videos/clip.mp4", "question": "What is shown?", "options": ["red", ""]}
     job = client.post("/api/ask", json=body).json()["job"]
     events = sse(client, job)
-    assert events[-1]["type"] == "error" and "\n" not in events[-1]["message"]
+    assert events[-1]["type"] == "failed" and "\n" not in events[-1]["message"]
     assert "model server" in events[-1]["message"] and "Traceback" not in str(events)
     empty = client.post("/api/ask", json={**body, "question": "  "})
     assert sse(client, empty.json()["job"])[-1]["message"].startswith("the question is empty")

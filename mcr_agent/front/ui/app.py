@@ -41,8 +41,8 @@ logger = logging.getLogger(__name__)
 _STATUS = {OutsideFolders: 403, TooLarge: 413, CacheError: 409}
 _MEMORIES_KEPT = 8
 _SERVER_HINT = (
-    "start a model server with `mcr-agent serve MODEL` on a GPU machine (see the README) "
-    "and restart this app with MCR_BASE_URL pointing at it; indexing works without one"
+    "start one with `mcr-agent serve MODEL` on a GPU machine (see the README) and point "
+    "MCR_BASE_URL or --base-url at it; indexing works without one, answers need it"
 )
 
 

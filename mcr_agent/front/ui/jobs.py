@@ -224,13 +224,13 @@ class JobBoard:
         try:
             work(job)
         except MCRAgentError as exc:
-            job.publish("error", last=True, message=str(exc))
+            job.publish("failed", last=True, message=str(exc))
         except Exception as exc:
             logger.exception("%s failed", job.id)
             job.publish(
-                "error",
+                "failed",
                 last=True,
                 message=f"internal error ({type(exc).__name__}): see the terminal running the app",
             )
         finally:
-            job.publish("error", last=True, message="stopped without a result")
+            job.publish("failed", last=True, message="stopped without a result")

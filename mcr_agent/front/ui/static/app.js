@@ -40,14 +40,14 @@ function follow(job, on) {
   for (const [type, handler] of Object.entries(on)) {
     source.addEventListener(type, (message) => {
       const event = JSON.parse(message.data);
-      if (["answer", "indexed", "error"].includes(type)) source.close();
+      if (["answer", "indexed", "failed"].includes(type)) source.close();
       handler(event);
     });
   }
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) {
       source.close();
-      if (on.error) on.error({ message: "lost the connection to the app: reload the page" });
+      if (on.failed) on.failed({ message: "lost the connection to the app: reload the page" });
     }
   };
   return source;
@@ -157,8 +157,11 @@ function stageRow(name) {
   const box = $("progress");
   let row = [...box.children].find((node) => node.dataset.stage === name);
   if (!row) {
+    // The memory's file lock says "process"; here it is as often another tab.
+    const label = name.startsWith("waiting for another process")
+      ? "waiting: another tab or process is indexing this video" : name;
     row = el("div", { class: "stage", dataset: { stage: name } },
-      el("span", { class: "stage-name", text: name }), el("progress", {}),
+      el("span", { class: "stage-name", text: label }), el("progress", {}),
       el("span", { class: "stage-info" }));
     box.append(row);
   }
@@ -217,7 +220,7 @@ async function startIndex() {
         await loadMemory();
       }
     },
-    error: (event) => {
+    failed: (event) => {
       $("index-btn").disabled = false;
       $("video-state").textContent = "not indexed";
       notice(event.message);
@@ -331,7 +334,7 @@ async function ask(event) {
       if (state.video === video) showAnswer(item);
       drawHistory();
     },
-    error: (e) => {
+    failed: (e) => {
       $("ask-btn").disabled = false;
       $("ask-state").textContent = "";
       if (state.video === video) {

@@ -53,7 +53,7 @@ export function drawScenes(box, scenes, total, play) {
       dataset: { start: scene.start, end: scene.end },
       onclick: () => play(scene.start, scene.end),
     });
-    if (scene.thumbnail) block.style.backgroundImage = `url("${scene.thumbnail}")`;
+    if (scene.thumbnail) block.append(el("img", { src: scene.thumbnail, alt: "" }));
     place(block, scene.start, scene.end, total);
     box.append(block);
   }
