@@ -208,7 +208,8 @@ def test_paths_outside_the_folders_are_refused_and_video_text_is_escaped(
 ) -> None:
     holds.clear()
     page = open_page(browser, app_url)
-    expect(page.locator(".video-item")).to_have_count(1)  # the symlink out is not listed
+    expect(page.locator('.video-item[data-id="videos/speech.mp4"]')).to_be_visible()
+    assert page.locator('.video-item[data-id="videos/link-out.mp4"]').count() == 0
     base = app_url.rstrip("/")
     for path in (
         "/media/videos/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
@@ -228,3 +229,27 @@ def test_paths_outside_the_folders_are_refused_and_video_text_is_escaped(
     expect(page.locator("#answer .answer-text")).to_have_text(SCRIPT)
     assert page.locator("#entries script, #answer script").count() == 0
     assert page.evaluate("window.pwned") is None
+
+
+def test_bad_files_and_refused_requests_show_as_one_line_in_the_page(
+    browser: Browser, app_url: str, videos: Path, holds: list[Hold]
+) -> None:
+    holds.clear()
+    later = make_scenes_video(videos / "later.mp4", scene_seconds=[1.0, 1.0])
+    try:
+        page = open_page(browser, app_url)
+        page.locator('.video-item[data-id="videos/later.mp4"]').click()
+        expect(page.locator("#video-state")).to_contain_text("not indexed yet")
+        later.write_bytes(b"\x00" * 4096)  # broken after the page listed it
+        page.locator("#index-btn").click()
+        expect(page.locator("#notice")).to_contain_text("not a readable video")
+        ask(page, "What is shown?", [])
+        expect(page.locator("#answer .error")).to_contain_text("not a readable video")
+
+        page.locator('.video-item[data-id="videos/speech.mp4"]').click()
+        ask(page, "why? " * 801, [])  # over the 4000 characters a question may have
+        expect(page.locator("#notice")).to_contain_text("bad request: question")
+        expect(page.locator("#ask-btn")).to_be_enabled()
+        assert "Traceback" not in page.locator("body").inner_text()
+    finally:
+        later.unlink()

@@ -6,7 +6,8 @@ progress and steps to the page as server-sent events (``sse-starlette``).
 
 command.py   the click command (imported by the CLI; loads nothing heavy)
 server.py    `serve_ui`: check the options, build the app, run uvicorn
-app.py       the routes
+app.py       the FastAPI app: middleware, static files, error handlers
+routes.py    the routes (JSON, server-sent events, files)
 jobs.py      index runs and questions as jobs in threads, their events, the question queue
 library.py   the videos the app may read (``--videos DIR`` and uploads), path checks
 access.py    who may connect (loopback, HTTP Basic, a token) and the security headers
