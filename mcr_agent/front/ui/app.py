@@ -5,7 +5,6 @@ Every failure is a JSON ``{"error": "..."}`` with one line the page shows as is.
 
 from __future__ import annotations
 
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -39,7 +38,6 @@ def create_app(library: VideoLibrary, board: JobBoard, access: Access, *, host: 
         board=board,
         access=access,
         memories=OpenMemories(),
-        traces=Path(tempfile.mkdtemp(prefix="mcr-ui-traces-")),
         page=Path(str(static.joinpath("index.html"))),
     )
     app.add_exception_handler(MCRAgentError, _mcr_error)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ through the memory's file lock, the second reporting that it waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import threading
@@ -70,7 +71,8 @@ class Job:
             self.finished = last
             waiters, self._waiters = self._waiters, set()
         for loop, future in waiters:
-            loop.call_soon_threadsafe(_wake, future)
+            with contextlib.suppress(RuntimeError):  # that page's loop has closed
+                loop.call_soon_threadsafe(_wake, future)
 
     def events(self) -> list[dict[str, Any]]:
         """The events published so far."""
@@ -94,7 +96,11 @@ class Job:
             if done and not new:
                 return
             if not new:
-                await future
+                try:
+                    await future
+                finally:  # woken, or the page went away
+                    with self._lock:
+                        self._waiters.discard((loop, future))
 
 
 def _wake(future: asyncio.Future[None]) -> None:

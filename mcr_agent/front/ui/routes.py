@@ -9,6 +9,8 @@ HTML and JSON traces of answered questions.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -20,6 +22,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
 
 from memory import Entry, Level, VideoMemory
 
@@ -67,7 +70,6 @@ class Context:
     board: JobBoard
     access: Access
     memories: OpenMemories
-    traces: Path
     page: Path
 
 
@@ -171,8 +173,10 @@ def trace(ctx: Ctx, job_id: str, fmt: Literal["html", "json"]) -> FileResponse:
     job = ctx.board.get(job_id)
     if job is None or job.answer is None:
         raise VideoError(f"no answered question {job_id!r}: ask it again")
-    written = ctx.board.agent.save_trace(job.answer, ctx.traces / f"{job_id}.{fmt}")
-    return FileResponse(written, filename=f"mcr-trace-{job_id}.{fmt}")
+    folder = Path(tempfile.mkdtemp(prefix="mcr-ui-trace-"))
+    written = ctx.board.agent.save_trace(job.answer, folder / f"{job_id}.{fmt}")
+    gone = BackgroundTask(shutil.rmtree, folder, ignore_errors=True)  # once it is sent
+    return FileResponse(written, filename=f"mcr-trace-{job_id}.{fmt}", background=gone)
 
 
 @router.get("/api/memory")

@@ -178,9 +178,9 @@ function onProgress(event) {
     row.querySelector(".stage-info").textContent = event.summary;
     return;
   }
-  if (event.total) {
+  if (event.total) { // a bar without a value is drawn as "busy" (no total known)
     bar.max = event.total;
-    if (event.type === "progress") bar.value = Math.min(event.done, event.total);
+    bar.value = event.type === "progress" ? Math.min(event.done, event.total) : 0;
     row.querySelector(".stage-info").textContent = event.type === "progress"
       ? `${Math.round((100 * event.done) / event.total)}%` : "";
   }
@@ -319,8 +319,16 @@ async function ask(event) {
     notice(error.message);
     return;
   }
+  const building = (event) => { // a question about an unindexed video builds its memory
+    if (state.video === video && !state.memory) {
+      $("video-state").textContent = "indexing for this question\u2026";
+      $("index-btn").hidden = true;
+    }
+    onProgress(event);
+  };
   follow(job, {
     ...progressHandlers,
+    stage: building,
     status: (e) => { $("ask-state").textContent = e.text; },
     step: (step) => {
       steps.push(step);
@@ -333,6 +341,11 @@ async function ask(event) {
       sessionStorage.setItem("mcr-history", JSON.stringify(history.slice(0, 50)));
       if (state.video === video) showAnswer(item);
       drawHistory();
+      if (state.video === video && !state.memory) { // the question built the memory
+        $("progress").replaceChildren();
+        loadVideos();
+        loadMemory();
+      }
     },
     failed: (e) => {
       $("ask-btn").disabled = false;
@@ -367,15 +380,36 @@ function drawHistory() {
 }
 
 // --- upload -----------------------------------------------------------------------------
+// The file goes as the request body (no form encoding); XHR reports the upload's progress.
+function send(file) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("PUT", `/api/upload?name=${encodeURIComponent(file.name)}`);
+    request.setRequestHeader("Content-Type", "application/octet-stream");
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable) {
+        const percent = Math.floor((100 * event.loaded) / event.total);
+        $("upload-state").textContent = `uploading ${file.name}: ${percent}%`;
+      }
+    };
+    request.onload = () => {
+      let body = null;
+      try { body = JSON.parse(request.responseText); } catch { /* not JSON */ }
+      if (request.status === 200 && body) resolve(body);
+      else reject(new Error((body && body.error) || `upload refused (HTTP ${request.status})`));
+    };
+    request.onerror = () => reject(new Error("the upload was cut off: is the app still running?"));
+    request.send(file);
+  });
+}
+
 async function upload() {
   const file = $("upload-input").files[0];
   if (!file) return;
-  $("upload-state").textContent = `uploading ${file.name}…`;
+  $("upload-state").textContent = `uploading ${file.name}\u2026`;
   notice("");
   try {
-    const video = await api(`/api/upload?name=${encodeURIComponent(file.name)}`, {
-      method: "PUT", headers: { "Content-Type": "application/octet-stream" }, body: file,
-    });
+    const video = await send(file);
     $("upload-state").textContent = `uploaded as ${video.name}`;
     await loadVideos();
     await selectVideo(video);
