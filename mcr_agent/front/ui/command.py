@@ -30,6 +30,7 @@ __all__ = ["ui"]
 )
 @click.option("--max-upload-mb", default=2000, type=click.IntRange(1), help="Largest upload.")
 @click.option("--ocr/--no-ocr", default=True, help="Read on-screen text when indexing.")
+@click.option("--max-steps", type=click.IntRange(1, 50), help="Reasoning steps (default 6).")
 @click.option("--model", help="Model id (default: $MCR_MODEL or the server's first).")
 @click.option("--base-url", help="OpenAI-compatible URL (default: $MCR_BASE_URL or :8000/v1).")
 def ui(
@@ -40,6 +41,7 @@ def ui(
     concurrency: int,
     max_upload_mb: int,
     ocr: bool,
+    max_steps: int | None,
     model: str | None,
     base_url: str | None,
 ) -> None:
@@ -52,6 +54,8 @@ def ui(
 
     config = AgentConfig.from_env(base_url=base_url, model=model)
     config = config.replace(index=dataclasses.replace(config.index, ocr=ocr))
+    if max_steps is not None:
+        config = config.replace(budget=dataclasses.replace(config.budget, max_steps=max_steps))
     options = UIOptions(
         videos=videos,
         host=host,

@@ -136,7 +136,7 @@ class JobBoard:
 
     Each job runs in a daemon thread (stopping the app never waits for one: every stage of
     a memory build is saved atomically). Questions take one of `concurrency` slots first;
-    the others wait in line, in order.
+    the others wait in line.
 
     Args:
         agent: The agent every job uses.

@@ -68,6 +68,8 @@ def serve_ui(config: AgentConfig, options: UIOptions, *, announce: Callable[[str
     sock = _listen(options.host, options.port)
     port = sock.getsockname()[1]
     shown = f"[{options.host}]" if ":" in options.host else options.host
+    if options.host in ("0.0.0.0", "::"):  # every address: name one that others can open
+        shown = socket.gethostname()
     announce(f"mcr-agent ui: http://{shown}:{port}/  (Ctrl-C stops it)")
     announce(access.describe(options.host))
     if options.videos is not None:
