@@ -10,4 +10,5 @@ trace.py      HTML and JSON traces of an answer
 doctor.py     `mcr-agent doctor`: checks of the machine and the server
 demo.py       `mcr-agent demo`
 media.py      generated videos with known ground truth (demo, tests, benchmarks)
+ui/           `mcr-agent ui`: the local web app (FastAPI, server-sent events, a static page)
 """

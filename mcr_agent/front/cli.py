@@ -22,6 +22,7 @@ from ..errors import MCRAgentError
 from ..serve import ServeOptions
 from .console import make_console
 from .mcp_server import mcp_command
+from .ui.command import ui as ui_command
 
 if TYPE_CHECKING:
     from .api import Mode
@@ -351,3 +352,4 @@ def serve(model_id: str, engine_args: tuple[str, ...], **options: object) -> Non
 
 
 main.add_command(mcp_command)  # `mcr-agent mcp`, defined beside its server
+main.add_command(ui_command)  # `mcr-agent ui`, the web app (mcr_agent/front/ui)
