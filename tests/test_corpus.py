@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,12 +99,15 @@ def test_memories_equal_a_plain_run_and_a_bad_file_fails_alone(
 ) -> None:
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"not a video at all")
-    args = ["index", str(corpus), str(bad), "--no-asr", *BACKENDS[backend]]
+    # The same content under another name: one memory, which the lock lets only one
+    # process build; the other waits for it (or comes later) and reuses it.
+    copy = Path(shutil.copy(corpus / "clip0.mp4", tmp_path / "copy-of-clip0.mp4"))
+    args = ["index", str(corpus), str(bad), str(copy), "--no-asr", *BACKENDS[backend]]
     with FakeOpenAIServer(honest_responder) as srv:
         code, out, err = run(*args, "--base-url", srv.base_url)
         assert code == 1, out + err
-        assert counts(out) == (3, 0, 1)
-        assert "1 of 4 videos failed" in err and err.strip().count("\n") == 0
+        assert counts(out) == (3, 1, 1)
+        assert "1 of 5 videos failed" in err and err.strip().count("\n") == 0
         table = out[out.index("failed video") :]
         assert "broken.mp4" in table and "not a readable video" in table
         for name in ("clip0.mp4", "clip1.mp4", "more/clip2.mp4"):
@@ -111,7 +115,7 @@ def test_memories_equal_a_plain_run_and_a_bad_file_fails_alone(
         assert snapshot(tmp_path / "cache") == reference
         captioned = len([r for r in srv.requests if r.images])
         code, out, _ = run(*args, "--base-url", srv.base_url)
-        assert code == 1 and counts(out) == (0, 3, 1)
+        assert code == 1 and counts(out) == (0, 4, 1)
         assert len([r for r in srv.requests if r.images]) == captioned  # nothing redone
 
 
