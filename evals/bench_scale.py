@@ -5,12 +5,13 @@ Run from the repository root (Ray comes with ``pip install -e '.[ray]'``)::
     python -m evals.bench_scale [--videos 4] [--minutes 2] [--machines 8] [--out DIR]
 
 Each configuration indexes the same N generated videos (720p, 30 fps, speech, some on-screen
-text) into an empty cache, starting its workers cold (model loads included, as in a real run).
-No model server is used: captions depend on the server's throughput (``evals/bench_serve``),
-everything else is measured here. Prints hours of video per hour of wall time and the
-scaling efficiency against one worker on one core, then projects the wall time of all of
-Video-MME (900 videos, 254 hours) on one machine like this one and on K of them, and writes
-the same as JSON to ``<out>/bench_scale.json``.
+text) into an empty cache, starting its workers cold (process start and model loads included,
+as in a real run, where 900 videos amortize them: use minutes-long videos for a faithful
+rate). No model server is used: captions depend on the server's throughput
+(``evals/bench_serve``), everything else is measured here. Prints hours of video per hour of
+wall time and the scaling efficiency against one worker on one core, then projects the wall
+time of all of Video-MME (900 videos, 254 hours) on one machine like this one and on K of
+them, and writes the same as JSON to ``<out>/bench_scale.json``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from mcr_agent import AgentConfig
 from mcr_agent.front.corpus import BuildOptions, IndexJob, PoolRunner, Runner, machine_cpus
@@ -125,7 +127,7 @@ def run_all(out: Path, jobs: list[IndexJob], *, ocr: bool, ray: bool) -> list[Ro
     return rows
 
 
-def projection(rows: list[Row], machines: int) -> dict[str, float]:
+def projection(rows: list[Row], machines: int) -> dict[str, float | str]:
     """Wall hours of all of Video-MME from the per-core rate and the measured efficiency.
 
     The per-core rate is the one-worker, one-thread row; a machine runs `cores` videos at
@@ -140,6 +142,7 @@ def projection(rows: list[Row], machines: int) -> dict[str, float]:
     machine = cores * per_core * efficiency
     floor_h = VIDEO_MME_LONGEST_S / per_core / 3600 if per_core else float("inf")
     return {
+        "machine_config": best.config,
         "per_core_x": per_core,
         "cores": cores,
         "efficiency": efficiency,
@@ -151,7 +154,7 @@ def projection(rows: list[Row], machines: int) -> dict[str, float]:
     }
 
 
-def print_report(rows: list[Row], proj: dict[str, float], load: tuple[float, ...]) -> None:
+def print_report(rows: list[Row], proj: dict[str, Any], load: tuple[float, ...]) -> None:
     base = rows[0].rate
     print(f"\nload average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; after: "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()))  # fmt: skip
@@ -165,7 +168,8 @@ def print_report(rows: list[Row], proj: dict[str, float], load: tuple[float, ...
     print(
         f"\nVideo-MME ({VIDEO_MME_VIDEOS} videos, {VIDEO_MME_HOURS:g} h) without captions: "
         f"per core {proj['per_core_x']:.1f}x real time, {proj['cores']:g} cores at "
-        f"{proj['efficiency']:.0%} efficiency = {proj['machine_x']:.1f}x per machine"
+        f"{proj['efficiency']:.0%} efficiency ({proj['machine_config']}) = "
+        f"{proj['machine_x']:.1f}x per machine"
     )
     print(f"  1 machine like this one: {proj['one_machine_h']:.1f} h")
     print(
