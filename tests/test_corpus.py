@@ -235,3 +235,39 @@ def test_limit_threads_reaches_each_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1"] * 6
+
+
+def test_the_bar_lines_and_table_of_a_run(corpus: Path) -> None:
+    """The driver's view, on outcomes a scripted runner hands back (no workers)."""
+    import io
+
+    from rich.console import Console
+
+    from mcr_agent.front.corpus import IndexJob, Outcome
+    from mcr_agent.front.corpus_view import print_summary, run_corpus
+
+    clips = find_videos([corpus])
+    jobs = [IndexJob(v) for v in clips]
+
+    class Scripted:
+        def run(self, jobs: list[IndexJob]) -> list[Outcome]:
+            return [
+                Outcome(video=jobs[0].video, status="indexed", duration=3.5, seconds=2.0,
+                        scenes=2, missing_captions=2),
+                Outcome(video=jobs[1].video, status="reused", duration=3.0),
+                Outcome.failure(jobs[2].video, "it is broken [really]: re-encode it", "VideoError"),
+            ]  # fmt: skip
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=200, color_system=None)
+    summary = run_corpus(console, Scripted(), jobs, where="2 worker processes")
+    print_summary(console, summary, base_url="http://127.0.0.1:9/v1")
+    text = buffer.getvalue()
+    assert "3 videos (0:10 of video) on 2 worker processes" in text
+    assert "3/3 videos" in text and "x real time" in text  # the bar's last state
+    assert re.search(r"indexed\s+\S*clip0.mp4\s+\(0:04 of video, 2 scenes, 2.0 s, 2 scenes", text)
+    assert re.search(r"reused\s+\S*clip1.mp4", text)
+    assert "it is broken [really]: re-encode it" in text  # not read as markup
+    assert counts(text) == (1, 1, 1)
+    assert "1 videos have scenes without captions" in text
+    assert summary.indexed_seconds == 3.5 and [o.status for o in summary.failed] == ["failed"]

@@ -69,21 +69,32 @@ def run_corpus(
         where: What runs them, for the first line (e.g. "2 worker processes").
     """
     with ThreadPoolExecutor(8) as pool:  # headers are reads: parallel on a shared folder
-        total = sum(pool.map(header_duration, (j.video for j in jobs)))
+        expected = dict(
+            zip(
+                [j.video for j in jobs],
+                pool.map(header_duration, (j.video for j in jobs)),
+                strict=True,
+            )
+        )
+    total = sum(expected.values())
     console.print(f"{len(jobs)} videos ({_clock(total)} of video) on {where}", highlight=False)
     summary = CorpusSummary()
     started = time.perf_counter()
     with _CorpusBar(console, len(jobs), total) as bar:
         for outcome in runner.run(jobs):
             summary.outcomes.append(outcome)
-            bar.advance(outcome, time.perf_counter() - started)
+            bar.advance(outcome, expected.get(outcome.video, 0.0), time.perf_counter() - started)
             console.print(_line(outcome), highlight=False, soft_wrap=True)
     summary.wall_s = time.perf_counter() - started
     return summary
 
 
 class _CorpusBar:
-    """Videos done, hours of video done, the rate (x real time) and the time left."""
+    """Videos done, hours of video done, the speed (x real time) and the time left.
+
+    The bar advances by each video's length as its header gave it (so a failed video
+    completes its share); the speed counts the video indexed by this run, per wall second.
+    """
 
     def __init__(self, console: Console, videos: int, seconds: float) -> None:
         self._progress = Progress(
@@ -91,12 +102,11 @@ class _CorpusBar:
             TextColumn("{task.fields[hours]}"), TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(), console=console, disable=not console.is_terminal,
         )  # fmt: skip
-        self._videos, self._left = videos, seconds
-        self._done, self._indexed = 0, 0.0
+        self._videos, self._total, self._left = videos, seconds, seconds
+        self._done, self._covered, self._indexed = 0, 0.0, 0.0
         self._task = self._progress.add_task(
             "corpus", total=seconds or videos, videos=f"0/{videos} videos", hours="", rate=""
         )
-        self._hours_total = seconds / 3600
 
     def __enter__(self) -> _CorpusBar:
         self._progress.start()
@@ -105,21 +115,21 @@ class _CorpusBar:
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
 
-    def advance(self, outcome: Outcome, elapsed: float) -> None:
+    def advance(self, outcome: Outcome, expected: float, elapsed: float) -> None:
         self._done += 1
-        seconds = outcome.duration
-        self._left = max(0.0, self._left - seconds)
-        rate = ""
+        self._left = max(0.0, self._left - expected)
+        self._covered += outcome.duration
         if outcome.status == "indexed":
-            self._indexed += seconds
+            self._indexed += outcome.duration
+        rate = ""
         if self._indexed and elapsed > 0:
             speed = self._indexed / elapsed
             rate = f"{speed:.1f}x real time, ~{_clock(self._left / speed)} left"
         self._progress.update(
             self._task,
-            advance=seconds if self._hours_total else 1,
+            advance=expected if self._total else 1,
             videos=f"{self._done}/{self._videos} videos",
-            hours=f"{(self._hours_total * 3600 - self._left) / 3600:.2f}/{self._hours_total:.2f} h",
+            hours=f"{self._covered / 3600:.2f}/{self._total / 3600:.2f} h",
             rate=rate,
         )
 
