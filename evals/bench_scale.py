@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import random
+import resource
 import socket
 import time
 from dataclasses import asdict, dataclass
@@ -47,11 +48,18 @@ class Row:
     wall_s: float
     video_s: float
     failed: int
+    cpu_s: float | None = None
+    """CPU seconds of the worker processes (pool rows; Ray's workers are not our children)."""
 
     @property
     def rate(self) -> float:
         """Hours of video per hour of wall time (x real time)."""
         return self.video_s / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def cpu_rate(self) -> float | None:
+        """Seconds of video per CPU second: the rate of one busy core, whatever the load."""
+        return self.video_s / self.cpu_s if self.cpu_s else None
 
 
 def make_corpus(folder: Path, videos: int, minutes: float) -> list[Path]:
@@ -84,14 +92,17 @@ def make_corpus(folder: Path, videos: int, minutes: float) -> list[Path]:
 
 
 def measure(name: str, runner: Runner, jobs: list[IndexJob], cores: int) -> Row:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     outcomes = list(runner.run(jobs))
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # pool workers, joined by now
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         print(f"  failed {o.video.name}: {o.error}")
     done = sum(o.duration for o in outcomes if o.status == "indexed")
-    row = Row(name, cores, wall, done, len(failed))
+    row = Row(name, cores, wall, done, len(failed), cpu if isinstance(runner, PoolRunner) else None)
     print(f"  {name}: {wall:.1f} s for {done / 60:.1f} min of video ({row.rate:.1f}x)", flush=True)
     return row
 
@@ -151,6 +162,8 @@ def projection(rows: list[Row], machines: int) -> dict[str, float | str]:
         "machines": machines,
         "cluster_h": max(VIDEO_MME_HOURS / (machine * machines), floor_h) if machine else 0.0,
         "longest_video_h": floor_h,
+        "cpu_per_core_x": rows[0].cpu_rate or 0.0,
+        "cpu_hours": VIDEO_MME_HOURS / rows[0].cpu_rate if rows[0].cpu_rate else 0.0,
     }
 
 
@@ -159,11 +172,12 @@ def print_report(rows: list[Row], proj: dict[str, Any], load: tuple[float, ...])
     print(f"\nload average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; after: "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()))  # fmt: skip
     print(f"{'configuration':<34} {'cores':>5} {'wall s':>8} {'video h':>8} {'h/h':>7} "
-          f"{'speedup':>8} {'efficiency':>10}")  # fmt: skip
+          f"{'speedup':>8} {'efficiency':>10} {'CPU s':>7} {'h/CPU h':>8}")  # fmt: skip
     for r in rows:
         speedup = r.rate / base if base else 0.0
         print(f"{r.config:<34} {r.cores:>5} {r.wall_s:>8.1f} {r.video_s / 3600:>8.3f} "
-              f"{r.rate:>7.1f} {speedup:>7.2f}x {speedup / r.cores:>10.0%}"
+              f"{r.rate:>7.1f} {speedup:>7.2f}x {speedup / r.cores:>10.0%} "
+              + (f"{r.cpu_s:>7.1f} {r.cpu_rate:>8.1f}" if r.cpu_s and r.cpu_rate else f"{'-':>16}")
               + (f"  ({r.failed} failed)" if r.failed else ""))  # fmt: skip
     print(
         f"\nVideo-MME ({VIDEO_MME_VIDEOS} videos, {VIDEO_MME_HOURS:g} h) without captions: "
@@ -176,6 +190,13 @@ def print_report(rows: list[Row], proj: dict[str, Any], load: tuple[float, ...])
         f"  {proj['machines']:g} such machines on Ray: {proj['cluster_h']:.1f} h "
         f"(no less than {proj['longest_video_h']:.2f} h, the longest video on one core)"
     )
+    if proj["cpu_hours"]:
+        hours, cores, k = proj["cpu_hours"], proj["cores"], proj["machines"]
+        print(
+            f"  from CPU time (load-independent): {proj['cpu_per_core_x']:.1f}x real time per "
+            f"busy core, {hours:.0f} CPU hours: at best {hours / cores:.1f} h on 1 machine, "
+            f"{hours / cores / k:.1f} h on {k:g}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -269,5 +269,5 @@ def test_the_bar_lines_and_table_of_a_run(corpus: Path) -> None:
     assert re.search(r"reused\s+\S*clip1.mp4", text)
     assert "it is broken [really]: re-encode it" in text  # not read as markup
     assert counts(text) == (1, 1, 1)
-    assert "1 videos have scenes without captions" in text
+    assert "1 video with scenes without captions" in text
     assert summary.indexed_seconds == 3.5 and [o.status for o in summary.failed] == ["failed"]

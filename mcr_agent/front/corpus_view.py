@@ -77,7 +77,7 @@ def run_corpus(
             )
         )
     total = sum(expected.values())
-    console.print(f"{len(jobs)} videos ({_clock(total)} of video) on {where}", highlight=False)
+    console.print(f"{_videos(len(jobs))} ({_clock(total)} of video) on {where}", highlight=False)
     summary = CorpusSummary()
     started = time.perf_counter()
     with _CorpusBar(console, len(jobs), total) as bar:
@@ -148,6 +148,10 @@ def _line(o: Outcome) -> str:
     )
 
 
+def _videos(n: int) -> str:
+    return f"{n} video" if n == 1 else f"{n} videos"
+
+
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
@@ -177,7 +181,7 @@ def print_summary(console: Console, summary: CorpusSummary, *, base_url: str) ->
     uncaptioned = [o for o in summary.outcomes if o.missing_captions]
     if uncaptioned:
         console.print(
-            f"[yellow]{len(uncaptioned)} videos have scenes without captions[/] (no model "
+            f"[yellow]{_videos(len(uncaptioned))} with scenes without captions[/] (no model "
             f"server answered at {base_url}, or it failed): run the same command once it is "
             "up to complete them; everything else is saved.",
             highlight=False,
