@@ -2,7 +2,7 @@
 
 WebVTT is read with webvtt-py (cue identifiers, settings, STYLE/NOTE/REGION blocks and
 inline word times as the W3C WebVTT spec defines them); SRT, ASS/SSA and the other formats
-pysubs2 knows are read with pysubs2. The encoding is detected with charset-normalizer.
+pysubs2 knows are read with pysubs2. The encoding is detected with chardet.
 """
 
 from __future__ import annotations
@@ -67,26 +67,25 @@ def decode_text(raw: bytes) -> str | None:
     """Decode a text file whatever its encoding, or None if it is not text.
 
     UTF-8 (with or without a byte-order mark) is taken as is; anything else (UTF-16/32 with
-    or without a BOM, legacy code pages such as cp1252, cp1251, GBK, Big5, Shift-JIS) is
-    detected by charset-normalizer. When it finds decodings equally plausible, cp1252 (the
-    most common legacy encoding of subtitle files) wins.
+    or without a BOM, legacy code pages such as cp1252, cp1251, GBK, Big5, Shift-JIS,
+    EUC-JP) is detected by chardet. (charset-normalizer 3.5 takes French cp1252 subtitles
+    for Baltic cp1257, even 240 KB of them; chardet 7 detects all of these.)
     """
     if b"\x00" not in raw:
         try:
             return raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             pass
-    from charset_normalizer import from_bytes
+    import chardet
 
-    matches = from_bytes(raw)
-    best = matches.best()
-    if best is None:
+    found = chardet.detect(raw)
+    encoding = found.get("encoding")
+    if not encoding or not str(found.get("mime_type") or "text/").startswith("text/"):
         return None
-    for match in matches:
-        tied = (match.chaos, match.coherence) == (best.chaos, best.coherence)
-        if tied and "cp1252" in match.could_be_from_charset:
-            return str(match)
-    return str(best)
+    try:
+        return raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
 
 
 def parse_subtitles(text: str, *, source: str = "subtitle") -> list[Entry]:
@@ -109,7 +108,8 @@ def parse_subtitles(text: str, *, source: str = "subtitle") -> list[Entry]:
 
 
 def cue_entries(cues: Iterable[Cue], source: str) -> list[Entry]:
-    """Turn cues into entries: plain text, roll-up repeats removed, duplicates dropped.
+    """Turn cues into entries: plain text, roll-up repeats removed, duplicates and cues of
+    no length dropped.
 
     Roll-up captions (broadcast, YouTube's automatic ones) repeat the previous cue's last
     lines at the top of the next cue; only the new lines are kept.
@@ -120,7 +120,7 @@ def cue_entries(cues: Iterable[Cue], source: str) -> list[Entry]:
         lines = [line for line in (_plain(x) for x in raw.split("\n")) if line]
         fresh = lines[_repeated_prefix(previous, lines) :]
         previous = lines or previous
-        if not fresh or end < start:
+        if not fresh or end <= start:  # a cue of no length is never shown
             continue
         entry = Entry(round(start, 3), round(end, 3), Level.SUBTITLE, source, " ".join(fresh))
         if not entries or entries[-1] != entry:
