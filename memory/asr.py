@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +73,12 @@ class WhisperTranscriber:
         key = (self.model_name, self.cpu_threads)
         with _LOCK:
             if key not in _MODELS:
+                # CTranslate2's OpenMP threads spin when idle by default. After the model was
+                # loaded in one thread (the build's ASR worker) and is used from another (the
+                # asr tool), spinning threads took the cores: 60-135 s instead of 12 s for the
+                # same 16 s of audio on 2 cores. Sleeping idle threads remove that, at no cost
+                # measurable here. Read when the OpenMP runtime loads, so set before importing.
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
                 from faster_whisper import WhisperModel
 
                 path = resolve_asr_model(self.model_name)
