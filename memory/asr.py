@@ -18,6 +18,13 @@ __all__ = ["DEFAULT_ASR_MODEL", "WhisperTranscriber", "resolve_asr_model", "spli
 
 logger = logging.getLogger(__name__)
 
+# CTranslate2's OpenMP threads spin when idle by default. With the model loaded in one thread
+# (the build's ASR worker) and then used from the main thread (the asr tool), the spinning
+# threads took the cores: 60-135 s instead of 12 s for the same 16 s of audio on 2 cores.
+# Idle threads that sleep remove that, at no cost measurable here. The OpenMP runtime reads
+# the variable when it loads, so it is set when this package is imported, before faster-whisper.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 _LOCK = threading.Lock()
 _MODELS: dict[tuple[str, int], Any] = {}
 
@@ -73,12 +80,6 @@ class WhisperTranscriber:
         key = (self.model_name, self.cpu_threads)
         with _LOCK:
             if key not in _MODELS:
-                # CTranslate2's OpenMP threads spin when idle by default. After the model was
-                # loaded in one thread (the build's ASR worker) and is used from another (the
-                # asr tool), spinning threads took the cores: 60-135 s instead of 12 s for the
-                # same 16 s of audio on 2 cores. Sleeping idle threads remove that, at no cost
-                # measurable here. Read when the OpenMP runtime loads, so set before importing.
-                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
                 from faster_whisper import WhisperModel
 
                 path = resolve_asr_model(self.model_name)
