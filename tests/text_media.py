@@ -76,10 +76,11 @@ def make_speech_track(
     """
     track = np.zeros(round(seconds * AUDIO_RATE))
     with tempfile.TemporaryDirectory() as tmp:
+        ends = [round(start * AUDIO_RATE) for start, _, _ in lines[1:]] + [len(track)]
         for i, (start, voice, text) in enumerate(lines):
             clip = _read_wav(make_speech_wav(Path(tmp) / f"{i}.wav", text, voice=voice))
             at = round(start * AUDIO_RATE)
-            if at + len(clip) > len(track):
+            if at + len(clip) > ends[i]:
                 raise ValueError(f"line {i} ({len(clip) / AUDIO_RATE:.1f} s) does not fit")
             track[at : at + len(clip)] += clip
     return _write_wav(Path(path), track)
@@ -140,4 +141,14 @@ def make_video_with_subtitles(
                 meta += [f"-metadata:s:s:{i}", f"language={language}"]
         offset = ["-output_ts_offset", f"{start_time}"] if start_time else []
         _ffmpeg(*inputs, *maps, "-c:v", "copy", "-c:s", codec, *meta, *offset, path)
+    return path
+
+
+def break_subtitle_text(path: str | Path, text: str) -> Path:
+    """Overwrite the first occurrence of `text` in the file with bytes that are not UTF-8,
+    so the subtitle packet holding it no longer decodes (the rest of the file is intact)."""
+    path = Path(path)
+    data = path.read_bytes()
+    at = data.index(text.encode())
+    path.write_bytes(data[:at] + bytes([0xFF, 0xFE, 0xC0, 0xC1]) + data[at + 4 :])
     return path
