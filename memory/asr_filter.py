@@ -133,10 +133,11 @@ class SpeechStats:
         seconds = max(0.0, end - start)
         if reason is None:
             self.kept += 1
-            self.kept_seconds += seconds
+            self.kept_seconds = round(self.kept_seconds + seconds, 3)
             return
         self.dropped[reason.value] = self.dropped.get(reason.value, 0) + 1
-        self.dropped_seconds[reason.value] = self.dropped_seconds.get(reason.value, 0.0) + seconds
+        total = self.dropped_seconds.get(reason.value, 0.0) + seconds
+        self.dropped_seconds[reason.value] = round(total, 3)
 
     @property
     def failed_seconds(self) -> float:
