@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mcr_agent.errors import DependencyError
+from mcr_agent.errors import ConfigError, DependencyError
 
+from .asr_filter import SpeechStats, Transcript, drop_reason
 from .records import Entry, Level
 from .settings import DEFAULT_ASR_MODEL
 from .threads import thread_limit
@@ -17,6 +19,13 @@ from .threads import thread_limit
 __all__ = ["DEFAULT_ASR_MODEL", "WhisperTranscriber", "resolve_asr_model", "split_at_pauses"]
 
 logger = logging.getLogger(__name__)
+
+# CTranslate2's OpenMP threads spin when idle by default. With the model loaded in one thread
+# (the build's ASR worker) and then used from the main thread (the asr tool), the spinning
+# threads took the cores: 60-135 s instead of 12 s for the same 16 s of audio on 2 cores.
+# Idle threads that sleep remove that, at no cost measurable here. The OpenMP runtime reads
+# the variable when it loads, so it is set when this package is imported, before faster-whisper.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _LOCK = threading.Lock()
 _MODELS: dict[tuple[str, int], Any] = {}
@@ -96,7 +105,7 @@ class WhisperTranscriber:
         on_progress: Callable[[float], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> list[Entry]:
-        """Transcribe speech, skipping silence with voice activity detection.
+        """Transcribe speech; the lines `run` keeps.
 
         Args:
             media: Path of the video or audio file.
@@ -104,17 +113,40 @@ class WhisperTranscriber:
             should_stop: Polled between segments; True abandons the work.
 
         Returns:
-            One `asr` entry per recognized segment, in time order.
+            One `asr` entry per line of speech that was said, in time order.
+        """
+        return self.run(media, on_progress=on_progress, should_stop=should_stop).entries
+
+    def run(
+        self,
+        media: str,
+        *,
+        on_progress: Callable[[float], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Transcript:
+        """Transcribe speech, skipping silence with voice activity detection, and keep only
+        lines that pass faster-whisper's quality signals (see `memory.asr_filter`).
+
+        Args:
+            media: Path of the video or audio file.
+            on_progress: Called with the end time of each recognized segment.
+            should_stop: Polled between segments; True abandons the work.
+
+        Returns:
+            The kept `asr` entries in time order, and counts of what was kept and dropped.
+
+        Raises:
+            DependencyError: The model cannot be loaded.
+            ConfigError: The language is unknown, or not English for an English-only model.
         """
         model = self._model()
-        language = self.language
-        if language is None and self.model_name.endswith(".en"):
-            language = "en"
+        english_only = not model.model.is_multilingual
+        language = self._language(model, english_only)
         from faster_whisper import BatchedInferencePipeline
 
         # Batched decoding of VAD chunks: ~20% less CPU than sequential decoding on 2 cores,
         # same words; VAD (Silero) is on in this mode.
-        segments, _info = BatchedInferencePipeline(model).transcribe(
+        segments, info = BatchedInferencePipeline(model).transcribe(
             media,
             language=language,
             beam_size=self.beam_size,
@@ -123,18 +155,60 @@ class WhisperTranscriber:
             condition_on_previous_text=False,
             word_timestamps=True,
         )
+        stats = SpeechStats(
+            model=Path(self.model_name).name,
+            english_only=english_only,
+            language=info.language,
+            language_probability=None if language else round(info.language_probability, 3),
+            voiced_seconds=round(float(info.duration_after_vad), 3),
+        )
+        # Whisper's decoding limit (openai/whisper decoding.py: sample_len = n_text_ctx // 2).
+        sample_len = int(model.max_length) // 2
         entries = []
         for seg in segments:
             if should_stop is not None and should_stop():
                 break
-            words = [(float(w.start), float(w.end), w.word) for w in seg.words or ()]
-            if not words and seg.text.strip():
-                words = [(float(seg.start), float(seg.end), seg.text)]
-            for start, end, text in split_at_pauses(words):
-                entries.append(Entry(start, end, Level.ASR, self.source, text))
+            entries += self._kept_lines(seg, stats, sample_len)
             if on_progress is not None:
                 on_progress(float(seg.end))
-        return entries
+        return Transcript(entries, stats)
+
+    def _language(self, model: Any, english_only: bool) -> str | None:
+        language = self.language.lower() if self.language else None
+        if english_only and language not in (None, "en"):
+            raise ConfigError(
+                f"the ASR model {self.model_name} is English-only and cannot transcribe "
+                f"{language!r}: pick a multilingual model, e.g. --asr-model small"
+            )
+        if language is not None and language not in model.supported_languages:
+            raise ConfigError(
+                f"unknown ASR language {language!r}: use a language code such as en, de, fr, zh"
+            )
+        return "en" if english_only else language
+
+    def _kept_lines(self, seg: Any, stats: SpeechStats, sample_len: int) -> list[Entry]:
+        """Split a decoded segment into lines; count each; return those that were said."""
+        from faster_whisper.transcribe import get_compression_ratio
+
+        words = [(float(w.start), float(w.end), w.word) for w in seg.words or ()]
+        if not words and seg.text.strip():
+            words = [(float(seg.start), float(seg.end), seg.text)]
+        kept = []
+        for start, end, text in split_at_pauses(words):
+            reason = drop_reason(
+                no_speech_prob=seg.no_speech_prob,
+                avg_logprob=seg.avg_logprob,
+                # The segment's ratio, or the line's when one line of it loops.
+                compression_ratio=max(seg.compression_ratio, get_compression_ratio(text)),
+                english_only=stats.english_only,
+                endless=len(seg.tokens) >= sample_len,
+            )
+            stats.count(start, end, reason)
+            if reason is None:
+                kept.append(Entry(start, end, Level.ASR, self.source, text))
+            else:
+                logger.debug("dropped %s [%.2f-%.2f] %r", reason.value, start, end, text)
+        return kept
 
 
 def split_at_pauses(

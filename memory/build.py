@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mcr_agent.errors import CacheError
 
 from .asr import WhisperTranscriber
+from .asr_filter import FILTER, SpeechStats, Transcript
 from .captions import CaptionLog, caption_scenes, scene_key, summarize_all
 from .embed import SentenceEmbedder
 from .index import write_index
@@ -31,12 +32,15 @@ from .records import Entry, Level, Scene, VideoInfo
 from .scenes import ScanResult, pick_keyframes, scan_video, split_scenes
 from .settings import SCHEMA_VERSION, IndexSettings
 from .store import cache_dir, cache_errors, fingerprint, read_json, write_json
+from .subtitle_tracks import SubtitleTrack, choose_track, embedded_subtitles, subtitle_tracks
 from .subtitles import read_subtitles
 from .video_memory import VideoMemory
 
 __all__ = ["BuildReport", "build_memory", "find_memory", "memory_folder", "open_memory"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,6 +55,8 @@ class BuildReport:
         missing_captions: Scenes without a caption (model server unreachable or failing).
         caption_error: Why captioning stopped, if it did.
         warnings: Other things the user should know.
+        notes: What the summary should say about the text tracks (speech lines kept and
+            dropped, the subtitle track read).
     """
 
     folder: Path
@@ -60,6 +66,7 @@ class BuildReport:
     missing_captions: list[int] = field(default_factory=list)
     caption_error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class _NullProgress:
@@ -110,10 +117,7 @@ def build_memory(
     settings = settings or IndexSettings()
     sink = progress or _NullProgress()
     info = video if isinstance(video, VideoInfo) else probe(video)
-    subs = read_subtitles(subtitles) if subtitles else []
-    if subs:
-        digest = hashlib.blake2b("\n".join(repr(e) for e in subs).encode(), digest_size=8)
-        settings = replace(settings, subtitles_digest=digest.hexdigest())
+    subs, tracks, settings = _text_tracks(info, subtitles, settings)
     embedder = embedder or SentenceEmbedder(settings.embed_model)
     folder = memory_folder(info.path, settings, cache)
     report = BuildReport(folder)
@@ -135,11 +139,13 @@ def build_memory(
                 memory = VideoMemory.load(folder, embedder=embedder)
                 report.missing_captions = memory.missing_captions
                 report.counts = dict(memory.manifest.get("counts", {}))
+                report.warnings = list(memory.manifest.get("warnings", []))
+                report.notes = list(memory.manifest.get("notes", []))
                 return memory, report
             folder.mkdir(parents=True, exist_ok=True)
             # Readers take no lock: without a manifest they never load a half-updated folder.
             (folder / "manifest.json").unlink(missing_ok=True)
-            build = _Build(info, settings, folder, subs, captioner, embedder, sink, report)
+            build = _Build(info, settings, folder, subs, captioner, embedder, sink, report, tracks)
             try:
                 build.run()
             except BaseException:
@@ -149,6 +155,26 @@ def build_memory(
             return VideoMemory.load(folder, embedder=embedder), report
     finally:
         lock.release()
+
+
+def _text_tracks(
+    info: VideoInfo, subtitles: str | Path | None, settings: IndexSettings
+) -> tuple[list[Entry], list[SubtitleTrack], IndexSettings]:
+    """The cues of a subtitle file (its digest then keys the memory), or else the video's
+    subtitle tracks, whose choice is checked before anything is built.
+
+    Raises:
+        SubtitleError: The file is unusable, or the chosen track does not exist or is images.
+    """
+    if subtitles:
+        subs = read_subtitles(subtitles)
+        digest = hashlib.blake2b("\n".join(repr(e) for e in subs).encode(), digest_size=8)
+        return subs, [], replace(settings, subtitles_digest=digest.hexdigest())
+    if not settings.embedded_subtitles:
+        return [], [], settings
+    tracks = subtitle_tracks(info.path)
+    choose_track(tracks, settings.subtitle_track)
+    return [], tracks, settings
 
 
 def _reusable(
@@ -216,8 +242,12 @@ class _Build:
     embedder: Embedder
     sink: ProgressSink
     report: BuildReport
+    tracks: list[SubtitleTrack] = field(default_factory=list)
+    """The video's subtitle tracks, when they are to be read (no subtitle file given)."""
     summaries_missing: bool = False
     """True when the server failed while writing segment or video summaries."""
+    asr_dropped: int = 0
+    """Transcript lines dropped as not said (see `memory.asr_filter`)."""
 
     @contextmanager
     def _stage(self, name: str, total: float | None, *, timed_as: str = "") -> Iterator[None]:
@@ -229,6 +259,8 @@ class _Build:
     def run(self) -> None:
         start = time.perf_counter()
         scenes, ocr, asr = self._stages_without_model()
+        if self.tracks:
+            self.subtitles = self._embedded_subtitles()
         entries = self._captions(scenes, asr, ocr)
         entries += asr + self.subtitles + ocr
         self._index(entries)
@@ -236,6 +268,7 @@ class _Build:
         counts = {
             "scenes": len(scenes),
             "asr": len(asr),
+            "asr_dropped": self.asr_dropped,
             "subtitle": len(self.subtitles),
             "ocr": len(ocr),
             "captions": len(scenes) - len(self.report.missing_captions),
@@ -251,6 +284,7 @@ class _Build:
             "model": self.settings.asr_model if self.settings.asr else None,
             "language": self.settings.asr_language,
             "beam_size": self.settings.asr_beam_size,
+            "filter": dict(FILTER),
         }
         saved_asr = read_json(self.folder / "asr.json")
         if saved_asr is not None and saved_asr.get("settings") != asr_key:
@@ -265,35 +299,66 @@ class _Build:
             if speech is not None:
                 # Speech is transcribed beside the other stages: this is only what is left.
                 with self._stage("speech", None, timed_as="waiting for speech"):
-                    asr = speech.result()
+                    transcript = speech.result()
+                stats = transcript.stats if transcript else None
+                asr = transcript.entries if transcript else []
                 write_json(
                     self.folder / "asr.json",
-                    {"settings": asr_key, "entries": [e.to_dict() for e in asr]},
+                    {
+                        "settings": asr_key,
+                        "entries": [e.to_dict() for e in asr],
+                        "stats": stats.to_dict() if stats else None,
+                    },
                 )
                 self.sink.done("speech", f"{len(asr)} transcript segments")
             else:
                 asr = [Entry.from_dict(e) for e in saved_asr["entries"]]
+                saved = saved_asr.get("stats")
+                stats = SpeechStats.from_dict(saved) if saved else None
         finally:
             if speech is not None:
                 speech.stop()
+        self._speech_summary(stats)
         return scenes, ocr, asr
 
-    def _transcribe(self, should_stop: Callable[[], bool]) -> list[Entry]:
+    def _speech_summary(self, stats: SpeechStats | None) -> None:
+        self.asr_dropped = sum(stats.dropped.values()) if stats else 0
+        if stats is not None:
+            self.report.notes.append(stats.note())
+            warning = stats.warning()
+            if warning:
+                self.report.warnings.append(warning)
+
+    def _transcribe(self, should_stop: Callable[[], bool]) -> Transcript | None:
         if not (self.settings.asr and self.info.has_audio):
-            return []
+            return None
         started = time.perf_counter()
         transcriber = WhisperTranscriber(
             self.settings.asr_model,
             language=self.settings.asr_language,
             beam_size=self.settings.asr_beam_size,
         )
-        entries = transcriber.transcribe(
+        transcript = transcriber.run(
             self.info.path,
             on_progress=lambda t: self.sink.update("speech", t),
             should_stop=should_stop,
         )
         self.report.seconds["speech (in parallel)"] = round(time.perf_counter() - started, 3)
-        return entries
+        return transcript
+
+    def _embedded_subtitles(self) -> list[Entry]:
+        with self._stage("subtitles", self.info.duration):
+            outcome = embedded_subtitles(
+                self.info.path,
+                self.folder,
+                self.tracks,
+                self.settings.subtitle_track,
+                on_progress=lambda t: self.sink.update("subtitles", t),
+            )
+        self.report.notes += outcome.notes
+        self.report.warnings += outcome.warnings
+        self.sink.done("subtitles", f"{len(outcome.entries)} cues")
+        return outcome.entries
 
     def _detect_scenes(self) -> list[Scene]:
         keyframes = self.folder / "keyframes"
@@ -422,6 +487,7 @@ class _Build:
             "missing_captions": self.report.missing_captions,
             "stage_seconds": self.report.seconds,
             "warnings": self.report.warnings,
+            "notes": self.report.notes,
         }
 
 
@@ -446,12 +512,12 @@ def _scene_entry(
     return Entry(scene.start, scene.end, Level.SCENE, "uncaptioned", text, frames)
 
 
-class _Worker:
+class _Worker(Generic[T]):
     """Runs `fn(should_stop)` in a daemon thread; `result()` waits for it."""
 
-    def __init__(self, fn: Callable[[Callable[[], bool]], list[Entry]]) -> None:
+    def __init__(self, fn: Callable[[Callable[[], bool]], T]) -> None:
         self._stop = threading.Event()
-        self._value: list[Entry] = []
+        self._value: T | None = None
         self._error: BaseException | None = None
 
         def run() -> None:
@@ -463,7 +529,7 @@ class _Worker:
         self._thread = threading.Thread(target=run, name="mcr-asr", daemon=True)
         self._thread.start()
 
-    def result(self) -> list[Entry]:
+    def result(self) -> T | None:
         while self._thread.is_alive():
             self._thread.join(timeout=0.2)
         if self._error is not None:

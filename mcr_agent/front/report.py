@@ -84,6 +84,8 @@ def print_build(console: Console, memory: VideoMemory, report: BuildReport, base
     if report.seconds:
         times = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
         console.print(f"time: {times}", highlight=False)
+    for note in report.notes:
+        console.print(note, highlight=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     missing = report.missing_captions
