@@ -240,11 +240,14 @@ class Record:
     mode: str
     kind: str
     choice: str | None
+    status: str
     expected: str
     correct: bool
     interval: tuple[float, float]
-    evidence: list[tuple[float, float, str]]
+    evidence: list[tuple[float, float, str, str]]
     recall: bool
+    recall_by: dict[str, bool]
+    """Per source that cited evidence (``model``, ``agent``): whether it hit the interval."""
     model_calls: int
     tokens: int
     frames: int
@@ -290,10 +293,14 @@ def record(
         }
         for s in answer.steps
     ]
+    recall_by: dict[str, bool] = {}
+    for e in answer.evidence:
+        recall_by[e.cited_by] = recall_by.get(e.cited_by, False) or overlaps(e.start, e.end, lo, hi)
+    correct = answer.status == "answered" and answer.choice == q.answer  # a guess never counts
     return Record(
-        n, mode, q.kind, answer.choice, q.answer, answer.choice == q.answer, (lo, hi),
-        [(e.start, e.end, e.source) for e in answer.evidence],
-        any(overlaps(e.start, e.end, lo, hi) for e in answer.evidence),
+        n, mode, q.kind, answer.choice, answer.status, q.answer, correct, (lo, hi),
+        [(e.start, e.end, e.source, e.cited_by) for e in answer.evidence],
+        any(overlaps(e.start, e.end, lo, hi) for e in answer.evidence), recall_by,
         int(usage["model_calls"]), int(usage["prompt_tokens"]) + int(usage["completion_tokens"]),
         int(usage["frames_sent"]), wall, outer, model, in_steps, client, wall - model, tools,
         dict(nonmodel), steps,
@@ -362,7 +369,9 @@ def summarize(records: list[Record]) -> dict[str, Any]:
     return {
         "questions": n,
         "accuracy": sum(r.correct for r in records) / n,
+        "fallbacks": sum(r.status == "fallback" for r in records),
         "evidence_recall": sum(r.recall for r in records) / n,
+        **_recall_by_source(records),
         "model_calls_per_q": calls / n,
         "tokens_per_q": sum(r.tokens for r in records) / n,
         "frames_per_q": sum(r.frames for r in records) / n,
@@ -379,6 +388,17 @@ def summarize(records: list[Record]) -> dict[str, Any]:
         "overhead_share_at_1s": overhead / (overhead + calls * TARGET_LATENCY),
         "breakdown": breakdown,
     }
+
+
+def _recall_by_source(records: list[Record]) -> dict[str, Any]:
+    """Evidence recall of what the model cited and of what the agent grounded itself: the
+    share of the questions with evidence from that source where it overlaps the interval."""
+    out: dict[str, Any] = {}
+    for source in ("model", "agent"):
+        hits = [r.recall_by[source] for r in records if source in r.recall_by]
+        out[f"evidence_recall_{source}"] = sum(hits) / len(hits) if hits else None
+        out[f"evidence_{source}_questions"] = len(hits)
+    return out
 
 
 def targets(summary: dict[str, dict[str, Any]], latency: float) -> list[dict[str, Any]]:
@@ -406,20 +426,31 @@ def _check(mode: str, target: str, ok: bool, measured: str) -> dict[str, Any]:
     return {"mode": mode, "target": target, "ok": ok, "measured": measured}
 
 
-_HEAD = "accuracy|evidence recall|calls/q|tokens/q|frames/q|wall/q|overhead/step|overhead %"
+_HEAD = (
+    "accuracy|evidence recall|recall (model)|recall (agent)|calls/q|tokens/q|frames/q|wall/q|"
+    "overhead/step|overhead %"
+)
+
+
+def _share(value: float | None, count: int) -> str:
+    return "-" if value is None else f"{value:.0%} of {count}"
 
 
 def report(records: list[Record], summary: dict[str, Any], checks: list[dict[str, Any]]) -> None:
     """Print the per-question lines, the table, the targets and where the overhead goes."""
     for r in records:
         path = ">".join(s["node"] + (f"({s['tool']})" if s["tool"] else "") for s in r.steps)
+        by = ",".join(f"{k} {'hit' if v else 'miss'}" for k, v in r.recall_by.items())
         print(f"q{r.question:<2} {r.mode:<6} {r.choice or '-'}/{r.expected} "
-              f"{'ok ' if r.correct else 'BAD'} evidence {'hit ' if r.recall else 'miss'} "
+              f"{'ok ' if r.correct else 'BAD'} {r.status:<8} evidence "
+              f"{'hit ' if r.recall else 'miss'} ({by or 'none'}) "
               f"{r.model_calls} calls {r.wall_s:5.2f} s overhead {1000 * r.overhead_s:6.0f} ms "
               f"{path}")  # fmt: skip
     print("\n" + " | ".join(["mode  ", *(f"{h:>15}" for h in _HEAD.split("|"))]))
     for mode, s in summary.items():
         cells = (f"{s['accuracy']:.0%}", f"{s['evidence_recall']:.0%}",
+                 _share(s["evidence_recall_model"], s["evidence_model_questions"]),
+                 _share(s["evidence_recall_agent"], s["evidence_agent_questions"]),
                  f"{s['model_calls_per_q']:.1f}", f"{s['tokens_per_q']:,.0f}",
                  f"{s['frames_per_q']:.1f}", f"{s['wall_s_per_q']:.2f} s",
                  f"{1000 * s['overhead_s_per_step']:.1f} ms",

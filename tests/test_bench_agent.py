@@ -12,6 +12,11 @@ from evals import bench_agent
 FIGURES = (
     "accuracy",
     "evidence_recall",
+    "evidence_recall_model",
+    "evidence_recall_agent",
+    "evidence_model_questions",
+    "evidence_agent_questions",
+    "fallbacks",
     "model_calls_per_q",
     "tokens_per_q",
     "frames_per_q",
@@ -36,5 +41,7 @@ def test_quick_run_writes_the_figures(tmp_path: Path, capsys: pytest.CaptureFixt
         assert all(key in mode for key in FIGURES)
         assert mode["model_calls_per_q"] >= 1 and mode["overhead_s_per_step"] > 0
     assert agent["accuracy"] > direct["accuracy"]  # two answers are only in speech
+    assert agent["evidence_model_questions"] >= 1 and agent["evidence_recall_model"] > 0
+    assert "recall (model)" in printed and "recall (agent)" in printed
     assert len(result["records"]) == 2 * bench_agent.QUICK_QUESTIONS
     assert len(result["targets"]) == 4 and ("PASS" in printed or "FAIL" in printed)
