@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from mcr_agent import AgentConfig, ModelReplyError
 from mcr_agent.front.cli import main
+from mcr_agent.model.client import OpenAIVideoLLM
 from tests.conftest import honest_responder
 from tests.fake_openai import FakeOpenAIServer, Reply, Request
 
@@ -161,3 +163,23 @@ def test_a_model_that_never_answers_is_a_fallback_not_its_answer(
     assert data["confidence"] <= 0.25 and "within the budget" in data["error"]
     assert data["evidence"] and all(e["cited_by"] == "agent" for e in data["evidence"])
     assert any("red car" in e["text"] for e in data["evidence"])
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply("<think>Option A is a truck, option B is", finish_reason="length"),
+        Reply(None, finish_reason="length", message={"reasoning_content": "Option A is a"}),
+    ],
+    ids=["think-never-closed", "reasoning_content"],
+)
+def test_thinking_cut_off_by_max_tokens_is_no_answer(reply: Reply) -> None:
+    """Only a finished reply's thinking is its answer: a thought cut off mid-way names
+    options it has not chosen."""
+    with FakeOpenAIServer(lambda r: reply) as srv:
+        llm = OpenAIVideoLLM(AgentConfig(base_url=srv.base_url, model="fake-vlm", max_retries=0))
+        with pytest.raises(ModelReplyError, match="cut off while thinking"):
+            llm.complete([{"role": "user", "content": "Which option?"}])
+        finished = Reply("<think>Option A is a truck, option B is the red car: B</think>")
+        srv.responder = lambda r: finished
+        assert llm.complete([{"role": "user", "content": "Which option?"}]).text.endswith(": B")

@@ -24,7 +24,7 @@ from ..config import AgentConfig
 from ..errors import ModelReplyError, ModelServerError
 from .messages import Message
 from .replicas import Replica, ReplicaPool
-from .replies import ToolCall, parse_reply, read_call, reply_text
+from .replies import ToolCall, parse_reply, read_call, reply_text, strip_think
 
 __all__ = ["Completion", "OpenAIVideoLLM", "VideoLLM"]
 
@@ -36,7 +36,8 @@ class Completion:
     """A model reply.
 
     Attributes:
-        text: The reply's prose (think blocks and tool-call markup removed).
+        text: What the model said (`reply_text`: the thinking only when nothing follows it),
+            without tool-call markup.
         prompt_tokens: Prompt tokens the server counted.
         completion_tokens: Completion tokens the server counted.
         calls: Tool calls, native or parsed from the text (only when tools were offered).
@@ -73,8 +74,10 @@ class VideoLLM(Protocol):
         """One chat completion; `tools` are OpenAI function schemas the model may call.
 
         Raises:
-            ModelServerError: The server is unreachable or keeps failing.
-            ModelReplyError: The reply is unusable (empty, malformed, rejected request).
+            ModelServerError: The server is unreachable, keeps failing, or keeps sending
+                replies that are no chat completion (no choice, a null message, ...).
+            ModelReplyError: The server answered, but this request was refused (a 4xx) or
+                the model's reply is empty.
         """
         ...
 
@@ -316,6 +319,9 @@ def _completion(reply: Any, model: str, names: list[str]) -> Completion:
     reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
     said = reply_text(content, reasoning if isinstance(reasoning, str) else "")
     native = getattr(message, "tool_calls", None) or []
+    if reply.choices[0].finish_reason == "length" and said and not strip_think(content):
+        # Thinking cut off by max_tokens is no answer, whatever options it weighed.
+        raise ModelReplyError(f"the model's reply was cut off while thinking ({model})")
     usage = getattr(reply, "usage", None)
     tokens = (_tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"))
     if not names:
