@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -12,6 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mcr_agent import Agent, AgentConfig, ConfigError
 from mcr_agent.front.console import make_console
+from mcr_agent.front.corpus import Runner
+from mcr_agent.front.corpus_cli import make_runner, ray_option
+from mcr_agent.front.ray_runner import RAY_ADDRESS_ENV
 
 from .mme_data import load_questions, select
 from .mme_log import ResultLog
@@ -46,6 +50,7 @@ _out = make_console()
 @click.option("--max-steps", type=click.IntRange(1, 50), default=6, show_default=True)
 @click.option("--base-url", help="OpenAI-compatible URL (default: $MCR_BASE_URL).")
 @click.option("--model", help="Model id (default: $MCR_MODEL or the server's first).")
+@ray_option
 def videomme(
     data: Path,
     videos: Path | None,
@@ -63,8 +68,13 @@ def videomme(
     max_steps: int,
     base_url: str | None,
     model: str | None,
+    ray: str | None,
 ) -> None:
-    """Run the Video-MME evaluation (official format, resumable, agent or direct)."""
+    """Run the Video-MME evaluation (official format, resumable, agent or direct).
+
+    With --ray the memories of the selected videos are built as Ray tasks while questions
+    of the videos already built run here; the results are written here alone.
+    """
     from .mme_report import write_reports
 
     base = AgentConfig.from_env(base_url=base_url, model=model)
@@ -84,8 +94,12 @@ def videomme(
     subs_dir = (subtitle_dir or folder) if subtitles else None
     plan = plan_run(questions, log, videos=folder, subtitle_dir=subs_dir)
     _print_plan(len(questions), plan, folder)
+    builder = None
+    if plan.count and mode == "agent" and (ray is not None or os.environ.get(RAY_ADDRESS_ENV)):
+        builder, where = make_runner(agent.config, workers=None, ray=ray, videos=len(plan.todo))
+        _out.print(f"memories built by {where}", highlight=False)
     if plan.count:
-        _run(plan, agent, settings, log)
+        _run(plan, agent, settings, log, builder)
     scores = write_reports(out)
     for name, s in scores.items():
         _out.print(
@@ -117,7 +131,9 @@ def _print_plan(selected: int, plan: Plan, folder: Path) -> None:
         _out.print(f"[yellow]... and {len(plan.invalid) - 10} more invalid questions[/]")
 
 
-def _run(plan: Plan, agent: Agent, settings: EvalSettings, log: ResultLog) -> None:
+def _run(
+    plan: Plan, agent: Agent, settings: EvalSettings, log: ResultLog, builder: Runner | None
+) -> None:
     right = [0, 0]
     seen: Counter[str] = Counter()
     progress = Progress(
@@ -140,5 +156,5 @@ def _run(plan: Plan, agent: Agent, settings: EvalSettings, log: ResultLog) -> No
                        highlight=False)  # fmt: skip
 
     with progress:
-        done = run_eval(plan, agent, settings, log, on_record=on_record)
+        done = run_eval(plan, agent, settings, log, on_record=on_record, builder=builder)
     _out.print(f"{done} questions in {time.perf_counter() - started:.0f} s", highlight=False)

@@ -9,11 +9,12 @@ and a chart are written next to it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
@@ -22,6 +23,7 @@ from typing import Any
 
 from mcr_agent import Agent, AgentConfig, ConfigError, MCRAgentError, ModelServerError
 from mcr_agent.front.answer import Answer
+from mcr_agent.front.corpus import IndexJob, Runner
 
 from .mme_data import Question, find_subtitles, find_video
 from .mme_log import ResultLog
@@ -133,8 +135,13 @@ def run_eval(
     log: ResultLog,
     *,
     on_record: Callable[[Record], None] | None = None,
+    builder: Runner | None = None,
 ) -> int:
     """Answer the planned questions; returns how many were recorded.
+
+    Args:
+        builder: Builds the memories of the videos elsewhere (Ray tasks) while questions of
+            finished videos run here; by default they are built here, one by one.
 
     Raises:
         ModelServerError: The server stopped answering; what finished is saved, and the same
@@ -171,22 +178,20 @@ def run_eval(
     pool = ThreadPoolExecutor(max(1, settings.concurrency), thread_name_prefix="videomme")
     futures: list[Future[None]] = []
     try:
-        for video, subs, group in plan.todo:
-            if stop.is_set():
-                break
-            used = subs if settings.subtitles else None
-            try:
-                if settings.mode == "agent" and not _indexed(
-                    agent, video, used, group, settings, config, finished
-                ):
+        with contextlib.closing(_memories(plan, agent, settings, builder)) as ready:
+            for video, subs, group, error in ready:
+                if error is not None:  # a bad file: its questions are recorded as failed
+                    for q in group:
+                        finished(_record(q, settings, config, error=error))
                     continue
-            except ModelServerError as exc:
-                failure.append(exc)
-                stop.set()
-                break
-            futures += [pool.submit(answer, video, used, q) for q in group]
+                futures += [pool.submit(answer, video, subs, q) for q in group]
+                if stop.is_set():
+                    break
         for future in futures:
             future.result()
+    except ModelServerError as exc:
+        failure.append(exc)
+        stop.set()
     finally:
         pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
     if failure:
@@ -197,26 +202,39 @@ def run_eval(
     return recorded[0]
 
 
-def _indexed(
-    agent: Agent,
-    video: Path,
-    subs: Path | None,
-    group: list[Question],
-    settings: EvalSettings,
-    config: dict[str, Any],
-    finished: Callable[[Record], None],
-) -> bool:
-    """Build the video's memory once for all its questions; on a bad file, record each
-    question as failed (with the reason) and return False."""
-    try:
-        agent.index(video, subtitles=subs)
-    except ModelServerError:
-        raise
-    except MCRAgentError as exc:
-        for q in group:
-            finished(_record(q, settings, config, error=str(exc)))
-        return False
-    return True
+def _memories(
+    plan: Plan, agent: Agent, settings: EvalSettings, builder: Runner | None
+) -> Generator[tuple[Path, Path | None, list[Question], str | None], None, None]:
+    """The planned videos, each once its memory is built (agent mode), with the one-line
+    error of a video that could not be indexed.
+
+    Without `builder` the memories are built here, one after another; with one (Ray tasks,
+    worker processes) they are built there, all at once, and come back as they finish.
+
+    Raises:
+        ModelServerError: The server stopped answering while captions were built.
+    """
+    todo = [(v, s if settings.subtitles else None, g) for v, s, g in plan.todo]
+    if settings.mode != "agent":  # the direct baseline reads frames, not a memory
+        yield from ((v, s, g, None) for v, s, g in todo)
+        return
+    if builder is None:
+        for video, subs, group in todo:
+            try:
+                agent.index(video, subtitles=subs)
+            except ModelServerError:
+                raise
+            except MCRAgentError as exc:
+                yield video, subs, group, str(exc)
+                continue
+            yield video, subs, group, None
+        return
+    groups = {v: (s, g) for v, s, g in todo}
+    for outcome in builder.run([IndexJob(v, s) for v, s, _ in todo]):
+        if outcome.error_type in ("ModelServerError", "ModelReplyError"):
+            raise ModelServerError(outcome.error or "the model server stopped answering")
+        subs, group = groups[outcome.video]
+        yield outcome.video, subs, group, outcome.error
 
 
 def _record(

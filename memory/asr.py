@@ -12,6 +12,7 @@ from mcr_agent.errors import DependencyError
 
 from .records import Entry, Level
 from .settings import DEFAULT_ASR_MODEL
+from .threads import thread_limit
 
 __all__ = ["DEFAULT_ASR_MODEL", "WhisperTranscriber", "resolve_asr_model", "split_at_pauses"]
 
@@ -48,7 +49,8 @@ class WhisperTranscriber:
         model: faster-whisper model name or CTranslate2 folder.
         language: Language code, or None to detect it.
         beam_size: Decoder beam size.
-        cpu_threads: Threads CTranslate2 may use.
+        cpu_threads: Threads CTranslate2 may use (default: the process's `limit_threads`,
+            else 2).
     """
 
     def __init__(
@@ -57,12 +59,12 @@ class WhisperTranscriber:
         *,
         language: str | None = None,
         beam_size: int = 5,
-        cpu_threads: int = 2,
+        cpu_threads: int | None = None,
     ) -> None:
         self.model_name = model
         self.language = language
         self.beam_size = beam_size
-        self.cpu_threads = cpu_threads
+        self.cpu_threads = cpu_threads or thread_limit() or 2
 
     @property
     def source(self) -> str:

@@ -24,6 +24,7 @@ import numpy as np
 from mcr_agent.errors import VideoError
 
 from .records import Frame
+from .threads import thread_limit
 
 if TYPE_CHECKING:
     from av.container import InputContainer
@@ -239,6 +240,7 @@ class _Decoder:
         self._container = _open(self.path)
         self.stream = self._container.streams.video[0]
         self.stream.thread_type = "AUTO"
+        self.stream.thread_count = thread_limit() or 0  # 0: FFmpeg picks (all cores)
         self.time_base = Fraction(self.stream.time_base or Fraction(1, 90000))
         self.origin = int(self.stream.start_time or 0)
         if self.stream.duration:

@@ -13,6 +13,7 @@ from typing import Any
 from mcr_agent.errors import DependencyError
 
 from .records import Entry, Level, Scene
+from .threads import thread_limit
 
 __all__ = ["KeyframeReader", "read_scenes"]
 
@@ -43,7 +44,9 @@ class KeyframeReader:
                 noisy.setLevel(logging.ERROR)
                 # "max" keeps keyframes at their size; the default ("min", 736) upscales a
                 # 596x336 keyframe to 1311x736 first, 3x slower for the same text.
-                params = {"Det.limit_type": "max", "Det.limit_side_len": 736}
+                params: dict[str, object] = {"Det.limit_type": "max", "Det.limit_side_len": 736}
+                if (threads := thread_limit()) is not None:
+                    params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
                 _ENGINE.append(RapidOCR(params=params))
                 noisy.setLevel(logging.ERROR)  # it resets its own level on start-up
             return _ENGINE[0]

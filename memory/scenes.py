@@ -26,6 +26,7 @@ from mcr_agent.errors import VideoError
 from .frames import encode_jpeg, fit_size, small_bgr
 from .records import Keyframe, Scene, VideoInfo
 from .settings import IndexSettings
+from .threads import thread_limit
 
 __all__ = ["FrameSample", "ScanResult", "pick_keyframes", "scan_video", "split_scenes"]
 
@@ -158,6 +159,7 @@ def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fracti
             with av.open(path, metadata_errors="ignore") as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "SLICE"
+                stream.thread_count = thread_limit() or 0  # 0: FFmpeg picks (all cores)
                 time_base = Fraction(stream.time_base or Fraction(1, 90000))
                 for packet in container.demux(stream):
                     try:

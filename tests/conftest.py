@@ -129,3 +129,25 @@ def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from evals.tiny_vlm import build_tiny_qwen3vl
 
     return build_tiny_qwen3vl(tmp_path_factory.mktemp("tiny-vlm") / "tiny-qwen3vl")
+
+
+@pytest.fixture(scope="session")
+def ray_runtime() -> Iterator[None]:
+    """A local Ray runtime for the session: 2 CPUs, no dashboard, loopback only.
+
+    `--ray local` in an in-process CLI run uses it (a process already connected to Ray
+    keeps its runtime). Ray's switch for single-machine hosts makes every Ray process listen
+    on 127.0.0.1 only; usage statistics are off.
+    """
+    import logging
+    import os
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when ray is imported
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    import ray  # the test extra installs it
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()

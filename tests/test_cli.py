@@ -50,8 +50,10 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     bad.write_text("not a video")
     code, _, err = run("index", str(bad))
     assert code == 1 and "not a readable video" in err and err.strip().count("\n") == 0
-    code, _, err = run("index", str(tmp_path))
-    assert code == 1 and "is a folder" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run("index", str(empty))  # a folder is a corpus (tests/test_corpus.py)
+    assert code == 1 and "no video file in" in err and err.strip().count("\n") == 0
     code, _, err = run("index", str(bad), "--base-url", "ftp://x")
     assert code == 1 and "must start with http" in err
 

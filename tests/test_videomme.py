@@ -241,3 +241,28 @@ def test_a_model_that_replies_noise_is_counted_as_fallback(
     official = json.loads((out / f"official_{mode}.json").read_text())
     assert [q["response"] for q in official[0]["questions"]] == ["", ""]
     assert f"| {mode} | 2 | 0 | 2 | 0 | n/a | 0.0 |" in (out / "report.md").read_text()
+
+
+def test_ray_builds_the_memories_and_the_official_json_is_the_same(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_runtime: None
+) -> None:
+    """Memories built as Ray tasks (a local runtime) while the driver runs the questions and
+    alone writes the results: the same official JSON as a run without Ray."""
+    plain, on_ray = tmp_path / "plain", tmp_path / "ray"
+    args = ["--data", str(dataset), "--concurrency", "2"]
+    with FakeOpenAIServer(HonestAgentModel()) as srv:
+        code, stdout, err = run(*args, "--out", str(plain), "--base-url", srv.base_url)
+        assert code == 0, stdout + err
+        monkeypatch.setenv("MCR_CACHE_DIR", str(tmp_path / "ray-cache"))  # nothing to reuse
+        code, stdout, err = run(*args, "--out", str(on_ray), "--base-url", srv.base_url,
+                                "--ray", "local")  # fmt: skip
+        assert code == 0, stdout + err
+    assert "memories built by Ray at local" in stdout
+    built = [p for p in (tmp_path / "ray-cache").iterdir() if (p / "manifest.json").exists()]
+    assert len(built) == 2  # the two videos found; the missing one is skipped as before
+    official = (plain / "official_agent.json").read_text()
+    assert any(q["response"] for v in json.loads(official) for q in v["questions"])
+    assert (on_ray / "official_agent.json").read_text() == official
+    assert {r["question_id"] for r in records(on_ray, "agent")} == {
+        "001-1", "001-2", "002-1", "002-2"
+    }  # fmt: skip

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from memory import Level
@@ -20,6 +21,9 @@ from ..config import AgentConfig
 from ..errors import MCRAgentError, ModelServerError
 from ..serve import ServeOptions
 from .console import make_console
+from .corpus_cli import corpus_options, is_corpus, run_corpus_command
+from .mcp_server import mcp_command
+from .ui.command import ui as ui_command
 
 if TYPE_CHECKING:
     from .api import Mode
@@ -37,7 +41,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except MCRAgentError as exc:
-            _err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            _err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(1)
         except KeyboardInterrupt:
             _err.print("interrupted: finished stages are saved; run the same command to resume")
@@ -64,7 +68,7 @@ def _server_options(fn: click.decorators.FC) -> click.decorators.FC:
 
 
 @main.command()
-@click.argument("video", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--subtitles", type=click.Path(path_type=Path), help="An .srt or .vtt file.")
 @click.option("--ocr/--no-ocr", default=False, show_default=True, help="Read on-screen text.")
 @click.option(
@@ -77,8 +81,9 @@ def _server_options(fn: click.decorators.FC) -> click.decorators.FC:
 @click.option("--force", is_flag=True, help="Rebuild the memory from scratch.")
 @click.option("--concurrency", type=int, help="Caption requests in flight (default 4).")
 @_server_options
+@corpus_options
 def index(
-    video: Path,
+    paths: tuple[str, ...],
     subtitles: Path | None,
     ocr: bool,
     asr_model: str,
@@ -87,8 +92,14 @@ def index(
     concurrency: int | None,
     base_url: str | None,
     model: str | None,
+    workers: int | None,
+    ray: str | None,
 ) -> None:
-    """Build the memory of VIDEO (scenes, speech, on-screen text, captions, FAISS)."""
+    """Build the memory of each video (scenes, speech, on-screen text, captions, FAISS).
+
+    PATH is a video file, a folder (searched recursively) or a glob; several videos are
+    indexed at once by worker processes, or by Ray tasks with --ray.
+    """
     from .api import Agent
     from .progress import RichProgress
     from .report import print_build
@@ -97,9 +108,13 @@ def index(
     config = config.replace(
         index=dataclasses.replace(config.index, ocr=ocr, asr=not no_asr, asr_model=asr_model)
     )
+    if is_corpus(paths, workers, ray):
+        run_corpus_command(_out, paths, config, subtitles=subtitles, force=force,
+                           workers=workers, ray=ray)  # fmt: skip
+        return
     agent = Agent(config)
     with RichProgress(_out) as progress:
-        memory, report = agent.build(video, subtitles=subtitles, force=force, progress=progress)
+        memory, report = agent.build(paths[0], subtitles=subtitles, force=force, progress=progress)
     print_build(_out, memory, report, config.base_url)
 
 
@@ -350,3 +365,7 @@ def serve(model_id: str, engine_args: tuple[str, ...], **options: object) -> Non
         run(opts, announce=lambda line: _err.print(line, highlight=False, soft_wrap=True))
     except KeyboardInterrupt:
         _err.print("stopped")
+
+
+main.add_command(mcp_command)  # `mcr-agent mcp`, defined beside its server
+main.add_command(ui_command)  # `mcr-agent ui`, the web app (mcr_agent/front/ui)
