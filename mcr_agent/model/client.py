@@ -289,7 +289,9 @@ class OpenAIVideoLLM:
 
 
 def _short(exc: Exception, secret: str = "") -> str:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    body = getattr(exc, "body", None)  # an HTTP error's own message, without "Error code: 400"
+    said = body.get("message") if isinstance(body, dict) else None
+    message = said or getattr(exc, "message", None) or str(exc) or type(exc).__name__
     text = " ".join(str(message).split())
     if len(secret) >= 8:  # a server that echoes the key back must not put it on screen
         text = text.replace(secret, "***")
