@@ -42,7 +42,10 @@ from tests.agent_model import HonestAgentModel
 from tests.fake_openai import FakeOpenAIServer, Reply, Request
 from tools import WebResult
 
-MODES = ("agent", "direct")
+UNCITED = "uncited"
+MODES = ("agent", UNCITED, "direct")
+"""``uncited`` is the agent with a model that never cites time spans, so the agent grounds
+every answer itself: its evidence recall is the agent's own."""
 STEP_TARGET_S, SHARE_TARGET, TARGET_LATENCY = 0.050, 0.05, 1.0
 QUICK_QUESTIONS, QUICK_LATENCY = 4, 0.2
 GAP = "(between nodes: graph build, LangGraph)"
@@ -172,12 +175,23 @@ class BenchModel:
     the frame time it was read at, unless the prompt asks for the letter only."""
 
     honest: HonestAgentModel = field(default_factory=lambda: HonestAgentModel(ocr=CachedReader()))
+    cite: bool = True
+    """False: `answer` calls come without their evidence spans (the ``uncited`` mode)."""
 
     def __call__(self, request: Request) -> str | Reply:
         text = request.texts
         if not request.body.get("tools") and any(cue in text for cue in _DIRECT_CUES):
             return self._direct(request, text)
-        return self.honest(request)
+        reply = self.honest(request)
+        if self.cite or not isinstance(reply, Reply) or not reply.tool_calls:
+            return reply
+        calls = [
+            {**c, "arguments": {k: v for k, v in c["arguments"].items() if k != "evidence"}}
+            if c.get("name") == "answer" and isinstance(c.get("arguments"), dict)
+            else c
+            for c in reply.tool_calls
+        ]
+        return dataclasses.replace(reply, tool_calls=calls)
 
     def _direct(self, request: Request, text: str) -> str:
         options = dict(_OPTION.findall(_DATA.sub("", text)))
@@ -240,11 +254,14 @@ class Record:
     mode: str
     kind: str
     choice: str | None
+    status: str
     expected: str
     correct: bool
     interval: tuple[float, float]
-    evidence: list[tuple[float, float, str]]
+    evidence: list[tuple[float, float, str, str]]
     recall: bool
+    recall_by: dict[str, bool]
+    """Per source that cited evidence (``model``, ``agent``): whether it hit the interval."""
     model_calls: int
     tokens: int
     frames: int
@@ -290,10 +307,14 @@ def record(
         }
         for s in answer.steps
     ]
+    recall_by: dict[str, bool] = {}
+    for e in answer.evidence:
+        recall_by[e.cited_by] = recall_by.get(e.cited_by, False) or overlaps(e.start, e.end, lo, hi)
+    correct = answer.status == "answered" and answer.choice == q.answer  # a guess never counts
     return Record(
-        n, mode, q.kind, answer.choice, q.answer, answer.choice == q.answer, (lo, hi),
-        [(e.start, e.end, e.source) for e in answer.evidence],
-        any(overlaps(e.start, e.end, lo, hi) for e in answer.evidence),
+        n, mode, q.kind, answer.choice, answer.status, q.answer, correct, (lo, hi),
+        [(e.start, e.end, e.source, e.cited_by) for e in answer.evidence],
+        any(overlaps(e.start, e.end, lo, hi) for e in answer.evidence), recall_by,
         int(usage["model_calls"]), int(usage["prompt_tokens"]) + int(usage["completion_tokens"]),
         int(usage["frames_sent"]), wall, outer, model, in_steps, client, wall - model, tools,
         dict(nonmodel), steps,
@@ -332,9 +353,16 @@ def agents_for(srv: FakeOpenAIServer, cache: Path) -> tuple[dict[bool, Agent], T
 
 
 def ask(
-    agents: dict[bool, Agent], llm: TimedLLM, video: Path, n: int, q: Question, mode: str
+    agents: dict[bool, Agent],
+    llm: TimedLLM,
+    model: BenchModel,
+    video: Path,
+    n: int,
+    q: Question,
+    mode: str,
 ) -> Record:
     """Answer one question in one mode and measure it."""
+    model.cite = mode != UNCITED
     before, started = len(llm.waits), time.perf_counter()
     answer = agents[VIDEOS[q.video].asr].run(
         video, q.text, list(q.options), mode="direct" if mode == "direct" else "agent"
@@ -362,7 +390,9 @@ def summarize(records: list[Record]) -> dict[str, Any]:
     return {
         "questions": n,
         "accuracy": sum(r.correct for r in records) / n,
+        "fallbacks": sum(r.status == "fallback" for r in records),
         "evidence_recall": sum(r.recall for r in records) / n,
+        **_recall_by_source(records),
         "model_calls_per_q": calls / n,
         "tokens_per_q": sum(r.tokens for r in records) / n,
         "frames_per_q": sum(r.frames for r in records) / n,
@@ -379,6 +409,17 @@ def summarize(records: list[Record]) -> dict[str, Any]:
         "overhead_share_at_1s": overhead / (overhead + calls * TARGET_LATENCY),
         "breakdown": breakdown,
     }
+
+
+def _recall_by_source(records: list[Record]) -> dict[str, Any]:
+    """Evidence recall of what the model cited and of what the agent grounded itself: the
+    share of the questions with evidence from that source where it overlaps the interval."""
+    out: dict[str, Any] = {}
+    for source in ("model", "agent"):
+        hits = [r.recall_by[source] for r in records if source in r.recall_by]
+        out[f"evidence_recall_{source}"] = sum(hits) / len(hits) if hits else None
+        out[f"evidence_{source}_questions"] = len(hits)
+    return out
 
 
 def targets(summary: dict[str, dict[str, Any]], latency: float) -> list[dict[str, Any]]:
@@ -406,43 +447,58 @@ def _check(mode: str, target: str, ok: bool, measured: str) -> dict[str, Any]:
     return {"mode": mode, "target": target, "ok": ok, "measured": measured}
 
 
-_HEAD = "accuracy|evidence recall|calls/q|tokens/q|frames/q|wall/q|overhead/step|overhead %"
+_HEAD = (
+    "accuracy|evidence recall|recall (model)|recall (agent)|calls/q|tokens/q|frames/q|wall/q|"
+    "overhead/step|overhead %"
+)
+
+
+def _share(value: float | None, count: int) -> str:
+    return "-" if value is None else f"{value:.0%} of {count}"
 
 
 def report(records: list[Record], summary: dict[str, Any], checks: list[dict[str, Any]]) -> None:
     """Print the per-question lines, the table, the targets and where the overhead goes."""
     for r in records:
         path = ">".join(s["node"] + (f"({s['tool']})" if s["tool"] else "") for s in r.steps)
-        print(f"q{r.question:<2} {r.mode:<6} {r.choice or '-'}/{r.expected} "
-              f"{'ok ' if r.correct else 'BAD'} evidence {'hit ' if r.recall else 'miss'} "
+        by = ",".join(f"{k} {'hit' if v else 'miss'}" for k, v in r.recall_by.items())
+        print(f"q{r.question:<2} {r.mode:<7} {r.choice or '-'}/{r.expected} "
+              f"{'ok ' if r.correct else 'BAD'} {r.status:<8} evidence "
+              f"{'hit ' if r.recall else 'miss'} ({by or 'none'}) "
               f"{r.model_calls} calls {r.wall_s:5.2f} s overhead {1000 * r.overhead_s:6.0f} ms "
               f"{path}")  # fmt: skip
-    print("\n" + " | ".join(["mode  ", *(f"{h:>15}" for h in _HEAD.split("|"))]))
+    print("\n" + " | ".join(["mode   ", *(f"{h:>15}" for h in _HEAD.split("|"))]))
     for mode, s in summary.items():
         cells = (f"{s['accuracy']:.0%}", f"{s['evidence_recall']:.0%}",
+                 _share(s["evidence_recall_model"], s["evidence_model_questions"]),
+                 _share(s["evidence_recall_agent"], s["evidence_agent_questions"]),
                  f"{s['model_calls_per_q']:.1f}", f"{s['tokens_per_q']:,.0f}",
                  f"{s['frames_per_q']:.1f}", f"{s['wall_s_per_q']:.2f} s",
                  f"{1000 * s['overhead_s_per_step']:.1f} ms",
                  f"{s['overhead_share']:.1%}")  # fmt: skip
-        print(" | ".join([f"{mode:<6}", *(f"{c:>15}" for c in cells)]))
+        print(" | ".join([f"{mode:<7}", *(f"{c:>15}" for c in cells)]))
     for mode in summary:
         if not any(r.evidence for r in records if r.mode == mode):
             print(f"note: no {mode} answer cites a time span, so its evidence recall is 0")
     print("\ntargets (overhead = wall time - model wait; per step = all overhead / all steps):")
     for c in checks:
         verdict = "PASS" if c["ok"] else "FAIL"
-        print(f"  {c['mode']:<6} {c['target']:<42} {c['measured']:<66} {verdict}")
+        print(f"  {c['mode']:<7} {c['target']:<42} {c['measured']:<66} {verdict}")
     print("\nwhere the overhead goes (non-model ms per question, x runs per question, share):")
     for mode, s in summary.items():
         shown = [(k, v) for k, v in s["breakdown"].items() if abs(v["ms_per_question"]) >= 0.5]
         top = [f"{k} {v['ms_per_question']:.0f} ms x{v['runs_per_question']:.1f} "
                f"({v['share_of_overhead']:.0%})" for k, v in shown[:6]]  # fmt: skip
-        print(f"  {mode:<6} " + "; ".join(top))
+        print(f"  {mode:<7} " + "; ".join(top))
         print(f"         not in wall_s (probe, ping): {1000 * s['outside_wall_s_per_q']:.0f} ms")
 
 
 def prepare(
-    agents: dict[bool, Agent], llm: TimedLLM, videos: dict[str, Path], first: Question
+    agents: dict[bool, Agent],
+    llm: TimedLLM,
+    model: BenchModel,
+    videos: dict[str, Path],
+    first: Question,
 ) -> dict[str, Any]:
     """Build every memory, then answer one question per mode to load lazy models (untimed)."""
     index_s = {}
@@ -450,7 +506,7 @@ def prepare(
         started = time.perf_counter()
         agents[VIDEOS[name].asr].index(path)
         index_s[name] = time.perf_counter() - started
-    warm = {m: ask(agents, llm, videos[first.video], 0, first, m) for m in MODES}
+    warm = {m: ask(agents, llm, model, videos[first.video], 0, first, m) for m in MODES}
     return {
         "index_s": index_s,
         "warm_up": {m: {"wall_s": r.wall_s, "overhead_s": r.overhead_s} for m, r in warm.items()},
@@ -461,16 +517,17 @@ def run(
     questions: Sequence[Question], videos: dict[str, Path], latency: float, work: Path
 ) -> tuple[list[Record], dict[str, Any]]:
     """Build the memories and warm up with the model answering at once, then time every
-    question in both modes at `latency`."""
-    with FakeOpenAIServer(BenchModel(), latency=0.0) as srv:
+    question in every mode at `latency`."""
+    model = BenchModel()
+    with FakeOpenAIServer(model, latency=0.0) as srv:
         agents, llm = agents_for(srv, work)
-        prep = prepare(agents, llm, videos, questions[0])
+        prep = prepare(agents, llm, model, videos, questions[0])
         print(
             "memories built in " + ", ".join(f"{k} {v:.1f} s" for k, v in prep["index_s"].items())
         )
         srv.latency = latency
         print(f"{len(questions)} questions x {len(MODES)} modes at {latency:g} s model latency\n")
-        records = [ask(agents, llm, videos[q.video], n, q, mode)
+        records = [ask(agents, llm, model, videos[q.video], n, q, mode)
                    for n, q in enumerate(questions, 1) for mode in MODES]  # fmt: skip
         prep["server_errors"] = [repr(e) for e in srv.errors]
     return records, prep

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -18,7 +19,7 @@ from mcr_agent.front.ray_runner import RAY_ADDRESS_ENV
 
 from .mme_data import load_questions, select
 from .mme_log import ResultLog
-from .mme_score import record_letter
+from .mme_score import record_letter, record_status
 from .videomme import EvalSettings, Plan, check_resumable, plan_run, run_eval
 
 __all__ = ["videomme"]
@@ -103,7 +104,8 @@ def videomme(
     for name, s in scores.items():
         _out.print(
             f"[bold]{name}[/]: {s.accuracy_strict:.1f}% strict ({s.correct}/{s.questions}), "
-            f"{s.accuracy_official:.1f}% official ({s.unparsed} unparsed, {s.errors} errors)",
+            f"{s.accuracy_official:.1f}% official; {s.answered} answered, {s.fallback} "
+            f"fallback, {s.failed} failed, {s.unparsed} unparsed",
             highlight=False,
         )
     _out.print(f"reports: {out}/report.md, summary.json, official_*.json, accuracy.png")
@@ -133,6 +135,7 @@ def _run(
     plan: Plan, agent: Agent, settings: EvalSettings, log: ResultLog, builder: Runner | None
 ) -> None:
     right = [0, 0]
+    seen: Counter[str] = Counter()
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[acc]}"), TimeRemainingColumn(), console=_out,
@@ -143,9 +146,12 @@ def _run(
     def on_record(record: dict[str, object]) -> None:
         right[0] += int(record_letter(record) == record["answer"])  # type: ignore[arg-type]
         right[1] += 1
-        progress.update(task, advance=1, acc=f"acc {100 * right[0] / right[1]:.1f}%")
+        status = record_status(record)  # type: ignore[arg-type]
+        seen[status] += 1
+        counts = ", ".join(f"{seen[k]} {k}" for k in ("answered", "fallback", "failed"))
+        progress.update(task, advance=1, acc=f"acc {100 * right[0] / right[1]:.1f}% · {counts}")
         if not _out.is_terminal:
-            _out.print(f"{right[1]}/{plan.count} {record['question_id']}: "
+            _out.print(f"{right[1]}/{plan.count} {record['question_id']}: {status} "
                        f"{record.get('choice')} (answer {record['answer']})",
                        highlight=False)  # fmt: skip
 

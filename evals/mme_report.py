@@ -132,10 +132,12 @@ def markdown_report(
     lines = ["# Video-MME results", ""]
     lines += ["## Overall", "", *_overall_table(scores, modes), ""]
     lines += [
-        "Accuracy official: the official script's metric; questions its parser cannot read "
-        "leave the denominator. Accuracy strict: correct / all questions (lmms-eval, "
-        "VLMEvalKit); unparsed and errored questions count as wrong. Costs are means per "
-        "question answered without error; tokens = prompt + completion.",
+        "Answered: the model gave the answer; fallback: it gave none within the budget (our "
+        "best guess is recorded but never counted as its answer); failed: no answer at all. "
+        "Accuracy official: the official script's metric over the answered questions its "
+        "parser can read. Accuracy strict: correct / all questions (lmms-eval, VLMEvalKit); "
+        "unparsed, fallback and failed questions count as wrong. Costs are means per "
+        "question that did not fail; tokens = prompt + completion.",
         "",
         _PAPER_LINE,
         "",
@@ -239,11 +241,13 @@ def _modes(scores: Mapping[str, Score]) -> list[str]:
 def _group_json(group: Group) -> dict[str, JSONValue]:
     return {
         "questions": group.questions,
+        "answered": group.answered,
+        "fallback": group.fallback,
+        "failed": group.failed,
         "answered_official": group.answered_official,
         "correct_official": group.correct_official,
         "correct": group.correct,
         "unparsed": group.unparsed,
-        "errors": group.errors,
         "accuracy_official": group.accuracy_official,
         "accuracy_strict": group.accuracy_strict,
     }
@@ -270,8 +274,8 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
 
 
 def _overall_table(scores: Mapping[str, Score], modes: Sequence[str]) -> list[str]:
-    header = ["mode", "questions", "accuracy official", "accuracy strict", "unparsed"]
-    header += ["errors", "calls/q", "tokens/q", "frames/q", "wall/q (s)"]
+    header = ["mode", "questions", "answered", "fallback", "failed", "accuracy official"]
+    header += ["accuracy strict", "unparsed", "calls/q", "tokens/q", "frames/q", "wall/q (s)"]
     rows = []
     for m in modes:
         s, u = scores[m], scores[m].usage
@@ -279,10 +283,12 @@ def _overall_table(scores: Mapping[str, Score], modes: Sequence[str]) -> list[st
             [
                 m,
                 s.questions,
+                s.answered,
+                s.fallback,
+                s.failed,
                 _official(s),
                 f"{s.accuracy_strict:.1f}",
                 s.unparsed,
-                s.errors,
                 f"{u.model_calls:.2f}",
                 f"{u.prompt_tokens + u.completion_tokens:.0f}",
                 f"{u.frames_sent:.1f}",
@@ -338,7 +344,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for mode, s in scores.items():
         print(
             f"{mode}: {s.questions} questions, official {s.accuracy_official:.1f}, "
-            f"strict {s.accuracy_strict:.1f}, unparsed {s.unparsed}, errors {s.errors}"
+            f"strict {s.accuracy_strict:.1f}; answered {s.answered}, fallback {s.fallback}, "
+            f"failed {s.failed}, unparsed {s.unparsed}"
         )
     print(f"reports in {args.out}")
 

@@ -5,9 +5,13 @@ The eval runner appends one `Record` per finished question to ``<out>/<mode>.jso
 
 - **official**: the official script's metric. Its parser (`official_extract`) reads the
   ``response`` we put in the official results JSON (`official_response`); questions it
-  cannot read leave the denominator.
-- **strict**: correct / all questions, as lmms-eval and VLMEvalKit count; unparsed and
-  errored questions are wrong.
+  cannot read leave the denominator, and so do questions the model never answered
+  (``fallback`` and ``failed`` records get an empty response).
+- **strict**: correct / all questions, as lmms-eval and VLMEvalKit count; unparsed,
+  fallback (a guess, not the model's answer) and failed questions are wrong.
+
+Each record's ``status`` says where its answer came from (`record_status`): ``answered``
+(the model's), ``fallback`` (the model gave none; the letter is our guess) or ``failed``.
 
 Accuracies are percentages kept at full precision; round only when printing.
 """
@@ -41,6 +45,7 @@ __all__ = [
     "ordered",
     "our_extract",
     "record_letter",
+    "record_status",
     "score",
 ]
 
@@ -148,6 +153,7 @@ class Record(TypedDict):
     mode: str
     response: str
     choice: str | None
+    status: str
     confidence: float
     evidence: list[EvidenceItem]
     usage: Usage
@@ -161,16 +167,20 @@ class Group:
     """Counts over a set of questions, and the two accuracies they give."""
 
     questions: int
+    answered: int
+    """Questions the model answered (status ``answered``)."""
+    fallback: int
+    """Questions the model gave no answer to within the budget (our guess is not counted)."""
+    failed: int
+    """Questions not answered at all (unreadable video, ...)."""
     answered_official: int
-    """Questions whose official response the official parser could read."""
+    """Answered questions whose official response the official parser could read."""
     correct_official: int
     """Questions the official parser reads as the right letter."""
     correct: int
     """Questions whose letter (`record_letter`) is right."""
     unparsed: int
-    """Questions answered without error but with no letter we could read."""
-    errors: int
-    """Questions not answered at all (unreadable video, server down...)."""
+    """Questions answered with no letter we could read."""
 
     @property
     def accuracy_official(self) -> float:
@@ -190,7 +200,7 @@ class Group:
 
 @dataclass(frozen=True)
 class UsageMeans:
-    """Mean cost per question, over the `records` questions answered without error."""
+    """Mean cost per question, over the `records` questions that did not fail."""
 
     records: int
     model_calls: float
@@ -266,9 +276,10 @@ def our_extract(response: str) -> str | None:
 
 
 def record_letter(record: Record) -> str | None:
-    """The record's answer letter: its own ``choice`` when that is A-D, else the letter
-    `our_extract` reads from its response; None for an errored record (never answered)."""
-    if record.get("error"):
+    """The model's answer letter: the record's own ``choice`` when that is A-D, else the
+    letter `our_extract` reads from its response; None unless the model answered (a
+    fallback's letter is our guess, not the model's)."""
+    if record_status(record) != "answered":
         return None
     choice = record.get("choice")
     if isinstance(choice, str) and len(choice) == 1 and choice in LETTERS:
@@ -276,12 +287,25 @@ def record_letter(record: Record) -> str | None:
     return our_extract(record.get("response") or "")
 
 
+def record_status(record: Record) -> str:
+    """``answered``, ``fallback`` or ``failed``; records written before the field existed
+    are ``failed`` when they carry an error, else ``answered``."""
+    status = record.get("status")
+    if status in ("answered", "fallback", "failed"):
+        return str(status)
+    return "failed" if record.get("error") else "answered"
+
+
 def official_response(record: Record) -> str:
     """The ``response`` for the official results JSON.
 
-    ``"C. Berries."`` when the record has a letter, so the official parser reads our clean
-    letter first; else the raw response, left to the official parser as it is.
+    ``"C. Berries."`` when the record has the model's letter, so the official parser reads
+    our clean letter first; "" when the model gave no answer (fallback, failed), which the
+    official parser leaves out of its denominator; else the raw response, left to the
+    official parser as it is.
     """
+    if record_status(record) != "answered":
+        return ""
     letter = record_letter(record)
     if letter is None:
         return record.get("response") or ""
@@ -314,11 +338,13 @@ def score(records: Iterable[Record]) -> Score:
     overall = _group(unique)
     return Score(
         questions=overall.questions,
+        answered=overall.answered,
+        fallback=overall.fallback,
+        failed=overall.failed,
         answered_official=overall.answered_official,
         correct_official=overall.correct_official,
         correct=overall.correct,
         unparsed=overall.unparsed,
-        errors=overall.errors,
         by_duration=_breakdown(unique, lambda r: r["duration"], DURATIONS),
         by_domain=_breakdown(unique, lambda r: r["domain"], DOMAINS),
         by_sub_category=_breakdown(unique, lambda r: r["sub_category"], SUB_CATEGORIES),
@@ -348,14 +374,18 @@ def _group(records: Sequence[Record]) -> Group:
     official = [official_extract(official_response(r)) for r in records]
     letters = [record_letter(r) for r in records]
     answers = [r["answer"] for r in records]
-    errored = [bool(r.get("error")) for r in records]
+    status = [record_status(r) for r in records]
     return Group(
         questions=len(records),
+        answered=status.count("answered"),
+        fallback=status.count("fallback"),
+        failed=status.count("failed"),
         answered_official=sum(1 for o in official if o),
         correct_official=sum(1 for o, a in zip(official, answers, strict=True) if o and o == a),
         correct=sum(1 for x, a in zip(letters, answers, strict=True) if x is not None and x == a),
-        unparsed=sum(1 for x, e in zip(letters, errored, strict=True) if x is None and not e),
-        errors=sum(errored),
+        unparsed=sum(
+            1 for x, s in zip(letters, status, strict=True) if x is None and s == "answered"
+        ),
     )
 
 
@@ -369,7 +399,7 @@ def _breakdown(
 
 
 def _usage_means(records: Sequence[Record]) -> UsageMeans:
-    ok = [r for r in records if not r.get("error")]
+    ok = [r for r in records if record_status(r) != "failed"]
 
     def mean(key: str) -> float:
         total = sum(_number(dict(r.get("usage") or {}).get(key)) for r in ok)

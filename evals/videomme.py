@@ -252,10 +252,11 @@ def _record(
         "mode": settings.mode,
         "response": answer.answer if answer else "",
         "choice": answer.choice if answer else None,
+        "status": answer.status if answer else "failed",
         "confidence": answer.confidence if answer else 0.0,
         "evidence": [e.to_dict() for e in answer.evidence] if answer else [],
         "usage": dict(answer.usage) if answer else {},
-        "error": error,
+        "error": answer.error if answer else error,
         "config": config,
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }

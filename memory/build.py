@@ -52,8 +52,12 @@ class BuildReport:
         reused: True when everything came from the cache.
         seconds: Wall seconds per stage that ran.
         counts: Items per kind (scenes, asr, ocr, subtitle, captions, entries).
-        missing_captions: Scenes without a caption (model server unreachable or failing).
+        missing_captions: Scenes without a caption (model server unreachable or failing,
+            or the request refused).
         caption_error: Why captioning stopped, if it did.
+        refused_captions: Scenes the server refused or gave no usable caption for, by
+            index, with why; the next run asks for them again.
+        caption_model: The model that wrote the captions (None without a captioner).
         warnings: Other things the user should know.
         notes: What the summary should say about the text tracks (speech lines kept and
             dropped, the subtitle track read).
@@ -65,6 +69,8 @@ class BuildReport:
     counts: dict[str, int] = field(default_factory=dict)
     missing_captions: list[int] = field(default_factory=list)
     caption_error: str | None = None
+    refused_captions: dict[int, str] = field(default_factory=dict)
+    caption_model: str | None = None
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -429,6 +435,8 @@ class _Build:
                     on_done=lambda n: self.sink.update("captions", n),
                 )
             self.report.caption_error = outcome.error
+            self.report.refused_captions = outcome.refused
+            self.report.caption_model = self.captioner.name
         missing = [s.index for s in scenes if log.get(scene_key(s)) is None]
         self.report.missing_captions = missing
         entries = [_scene_entry(s, log.get(scene_key(s)), speech, ocr) for s in scenes]

@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcr_agent.errors import ModelReplyError, ModelServerError
@@ -77,10 +77,18 @@ class CaptionLog:
 
 @dataclass
 class CaptionOutcome:
-    """How a captioning pass went."""
+    """How a captioning pass went.
+
+    Attributes:
+        written: Captions written.
+        error: Why the pass stopped (the server is unreachable or failing), if it did.
+        refused: Scenes the server refused or the model gave no usable caption for, by
+            index, with why (one line each); a later run asks for them again.
+    """
 
     written: int = 0
     error: str | None = None
+    refused: dict[int, str] = field(default_factory=dict)
 
 
 def scene_key(scene: Scene) -> str:
@@ -98,8 +106,9 @@ def caption_scenes(
 ) -> CaptionOutcome:
     """Caption every scene the log lacks, `concurrency` requests at a time.
 
-    A reply that is empty or unusable skips that scene; an unreachable or failing server
-    stops the pass (the scenes left are captioned by a later run).
+    A request the server refuses (a 4xx such as a frame it cannot read) or a reply that is
+    empty or unusable skips that scene, noted in `CaptionOutcome.refused`; an unreachable
+    or failing server stops the pass. A later run asks for every scene left.
     """
     todo = [s for s in scenes if log.get(scene_key(s)) is None]
     outcome = CaptionOutcome()
@@ -138,6 +147,7 @@ def caption_scenes(
                 outcome.written += 1
             elif isinstance(exc, ModelReplyError):
                 logger.info("scene %d not captioned: %s", scene.index, exc)
+                outcome.refused[scene.index] = " ".join(str(exc).split())
             elif isinstance(exc, ModelServerError):
                 outcome.error = str(exc)
                 stop.set()

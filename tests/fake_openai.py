@@ -136,6 +136,8 @@ class Reply:
         finish_reason: Defaults to ``"tool_calls"`` with tool calls, else ``"stop"``.
         retry_after: If set, sent as a ``retry-after-ms`` header (the openai client honours it).
         headers: Extra response headers.
+        message: Extra fields of the assistant message, e.g. ``{"reasoning_content": ...}``
+            as vLLM's reasoning parsers send (with ``content=None``).
     """
 
     content: str | None = ""
@@ -146,6 +148,7 @@ class Reply:
     finish_reason: str | None = None
     retry_after: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    message: dict[str, Any] = field(default_factory=dict)
 
 
 Responder = Callable[[Request], "str | Reply"]
@@ -415,7 +418,7 @@ class FakeOpenAIServer:
             return
         calls = _tool_calls(reply.tool_calls) if reply.tool_calls else None
         finish = reply.finish_reason or ("tool_calls" if calls else "stop")
-        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content, **reply.message}
         if calls:
             message["tool_calls"] = calls
         with self._lock:

@@ -196,11 +196,67 @@ def test_verify_unsupported_reperceives_the_uncertain_window(mem: VideoMemory) -
     llm.assert_consumed()
 
 
-def test_answer_without_a_proposal_still_picks_a_letter(mem: VideoMemory) -> None:
+def test_answer_without_a_proposal_is_a_labelled_guess(mem: VideoMemory) -> None:
     state, deps = seeded(mem, ScriptedLLM([]))
     state["belief"] = Belief("it is the red car", "", ((9.0, 15.0),))
+    state["exhausted"] = "step budget (6) spent"
     state = run_node(answer, state, deps)
-    assert state["final"].choice == "B" and state["final"].confidence < 0.5
+    final = state["final"]
+    assert final.choice == "B" and final.confidence <= 1 / 3 and final.status == "fallback"
+    assert final.answer.startswith("No answer from the model; best guess from its last hypothesis")
+    assert (
+        final.error == "the model scripted gave no answer within the budget (step budget (6) spent)"
+    )
+
+
+def test_a_guess_needs_evidence_that_favours_one_option(mem: VideoMemory) -> None:
+    state, deps = seeded(mem, ScriptedLLM([]))
+    state["options"] = ["A. a purple elephant", "B. a green giraffe"]  # in no evidence
+    state = run_node(answer, state, deps)
+    final = state["final"]
+    assert (final.status, final.choice, final.confidence) == ("fallback", None, 0.0)
+    assert final.evidence == () and "favours no option" in final.answer
+
+
+def test_a_withdrawn_proposal_is_still_the_models_answer(mem: VideoMemory) -> None:
+    """Verification rejected the model's answer and the budget ended before another: the
+    model's letter is its answer, with low confidence, not a guess of ours."""
+    verdict = {"supported": False, "reason": "not shown", "uncertain_window": [15, 20]}
+    llm = ScriptedLLM([Completion(json.dumps(verdict)), Completion("The frames show HELLO WORLD.")])
+    state, deps = seeded(mem, llm)
+    state["step"] = 1
+    state["proposal"] = Proposal("a bicycle", "C", ((0.0, 5.0),), 0.6)
+    state = run_node(verify, state, deps)
+    assert state["proposal"] is None
+    state = run_node(answer, state, deps)
+    final = state["final"]
+    assert (final.status, final.choice, final.answer) == ("answered", "C", "a bicycle")
+    assert final.confidence <= 0.3 and final.error is None
+
+
+def test_the_agent_grounds_an_answer_the_model_cited_nothing_for(mem: VideoMemory) -> None:
+    """The question's top hits (scenes 0 and 3) are not what the answer rests on: the agent
+    cites the transcript line that says "red car", never an entry matching another option."""
+    state, deps = seeded(mem, ScriptedLLM([]))
+    state["options"] = ["A. hello world", "B. the red car", "C. the first scene"]
+    state["belief"] = Belief("", "", ((0.0, 5.0), (15.0, 20.0)))
+    state["proposal"] = Proposal("the red car", "B", (), 0.8)
+    state = run_node(answer, state, deps)
+    final = state["final"]
+    assert final.status == "answered" and final.choice == "B" and final.evidence
+    assert all(e.cited_by == "agent" for e in final.evidence)
+    assert all(e.end >= 9.0 and e.start <= 15.0 for e in final.evidence)
+    assert any("red car" in e.text.lower() for e in final.evidence)
+    assert not any("hello" in e.text.lower() for e in final.evidence)
+
+
+def test_evidence_the_model_cites_says_so(mem: VideoMemory) -> None:
+    state, deps = seeded(mem, ScriptedLLM([]))
+    state["proposal"] = Proposal("the red car", "B", ((9.0, 15.0),), 0.8)
+    state = run_node(answer, state, deps)
+    evidence = state["final"].evidence
+    assert evidence and all(e.cited_by == "model" for e in evidence)
+    assert evidence[0].to_dict()["cited_by"] == "model"
 
 
 def test_a_model_that_never_answers_is_stopped_by_the_budget(
@@ -214,8 +270,11 @@ def test_a_model_that_never_answers_is_stopped_by_the_budget(
     llm.assert_consumed()
     nodes = [s.node for s in result.steps]
     assert nodes.count("reason") == 3 and nodes[-1] == "answer"
-    assert result.choice in "ABC" and result.usage["model_calls"] == 3
+    assert result.usage["model_calls"] == 3
     assert "step budget (3) spent" in result.steps[-2].summary
+    # The model never answered: the letter is a guess from the evidence, and says so.
+    assert result.status == "fallback" and result.choice == "B" and result.confidence <= 1 / 3
+    assert result.error is not None and "step budget (3) spent" in result.error
 
 
 @pytest.mark.parametrize(

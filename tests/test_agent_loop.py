@@ -212,18 +212,9 @@ def test_rate_limits_are_retried(speech_video: Path, cache_with_speech_memory: P
     "reply",
     [
         Reply(""),
-        Reply(body="this is not json"),
         Reply("Hypothesis: maybe", tool_calls=[{"name": "teleport", "arguments": {}}]),
         Reply("", tool_calls=[{"name": "answer", "arguments": {"answer": "x", "choice": "Q"}}]),
         Reply("", tool_calls=[{"name": "inspect", "arguments": '{"start": 1, "end":'}]),
-        Reply(
-            body='{"id": "x", "object": "chat.completion", "created": 0, "model": "m", '
-            '"choices": [{"index": 0, "message": null, "finish_reason": "stop"}]}'
-        ),
-        Reply(
-            body='{"id": "x", "object": "chat.completion", "created": 0, "model": "m", '
-            '"choices": 5, "usage": {"prompt_tokens": "abc"}}'
-        ),
         Reply(
             body='{"id": "x", "object": "chat.completion", "created": 0, "model": "m", '
             '"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": '
@@ -233,12 +224,9 @@ def test_rate_limits_are_retried(speech_video: Path, cache_with_speech_memory: P
     ],
     ids=[
         "empty",
-        "not-json",
         "unknown-tool",
         "letter-not-an-option",
         "broken-arguments",
-        "null-message",
-        "choices-not-a-list",
         "call-without-function",
         "nan-argument",
     ],
@@ -251,9 +239,34 @@ def test_garbage_replies_end_in_a_bounded_answer(
         result = agent.run(speech_video, "What does the speaker say is parked?",
                            ["A. a blue truck", "B. the red car"])  # fmt: skip
         reasoning = [r for r in srv.requests if r.body.get("tools")]
-    assert result.choice in ("A", "B") and result.confidence < 0.5
+    # The model never answered: a labelled guess (the red car is in the transcript), never
+    # presented as the model's answer, at most as likely as a random pick.
+    assert result.status == "fallback" and result.choice == "B" and result.confidence <= 1 / 2
+    assert result.error is not None and "fake-vlm" in result.error
     assert 1 <= len(reasoning) <= 4
     assert result.steps[-1].node == "answer"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "this is not json",
+        '{"id": "x", "object": "chat.completion", "created": 0, "model": "m", '
+        '"choices": [{"index": 0, "message": null, "finish_reason": "stop"}]}',
+        '{"id": "x", "object": "chat.completion", "created": 0, "model": "m", '
+        '"choices": 5, "usage": {"prompt_tokens": "abc"}}',
+    ],
+    ids=["not-json", "null-message", "choices-not-a-list"],
+)
+def test_a_reply_that_is_no_chat_completion_is_a_server_fault(
+    body: str, speech_video: Path, cache_with_speech_memory: Path
+) -> None:
+    with FakeOpenAIServer(lambda r: Reply(body=body) if r.body.get("tools") else "ok") as srv:
+        agent = agent_for(srv, cache_with_speech_memory, max_retries=1)
+        with pytest.raises(ModelServerError, match="not chat completions") as err:
+            agent.run(speech_video, "What is parked?", ["A. a blue truck", "B. the red car"])
+        assert srv.base_url in str(err.value) and "\n" not in str(err.value)
+        assert len([r for r in srv.requests if r.body.get("tools")]) == 2  # one retry
 
 
 def test_a_dead_server_fails_fast_with_one_line(speech_video: Path, tmp_path: Path) -> None:

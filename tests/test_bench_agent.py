@@ -12,6 +12,11 @@ from evals import bench_agent
 FIGURES = (
     "accuracy",
     "evidence_recall",
+    "evidence_recall_model",
+    "evidence_recall_agent",
+    "evidence_model_questions",
+    "evidence_agent_questions",
+    "fallbacks",
     "model_calls_per_q",
     "tokens_per_q",
     "frames_per_q",
@@ -32,9 +37,15 @@ def test_quick_run_writes_the_figures(tmp_path: Path, capsys: pytest.CaptureFixt
     assert result["latency_s"] == bench_agent.QUICK_LATENCY
     assert result["machine"]["nproc"] >= 1 and result["date"] and not result["server_errors"]
     agent, direct = result["summary"]["agent"], result["summary"]["direct"]
-    for mode in (agent, direct):
+    uncited = result["summary"]["uncited"]  # the agent grounds every answer itself
+    for mode in (agent, uncited, direct):
         assert all(key in mode for key in FIGURES)
         assert mode["model_calls_per_q"] >= 1 and mode["overhead_s_per_step"] > 0
     assert agent["accuracy"] > direct["accuracy"]  # two answers are only in speech
-    assert len(result["records"]) == 2 * bench_agent.QUICK_QUESTIONS
-    assert len(result["targets"]) == 4 and ("PASS" in printed or "FAIL" in printed)
+    assert agent["evidence_model_questions"] >= 1 and agent["evidence_recall_model"] > 0
+    assert uncited["evidence_model_questions"] == 0 and uncited["evidence_agent_questions"] >= 1
+    assert uncited["evidence_recall_agent"] > 0
+    assert "recall (model)" in printed and "recall (agent)" in printed
+    modes = len(bench_agent.MODES)
+    assert len(result["records"]) == modes * bench_agent.QUICK_QUESTIONS
+    assert len(result["targets"]) == 2 * modes and ("PASS" in printed or "FAIL" in printed)

@@ -261,6 +261,9 @@ def test_retries_on_429_then_garbage_reply_skips_scene(speech_video: Path, tmp_p
         )
     assert seen.count("first") == 2  # retried once after the 429
     assert report.missing_captions == [1]
+    # A body that is no chat completion is a server fault: retried, then named.
+    assert seen.count("garbage") == 3
+    assert report.caption_error and "not chat completions" in report.caption_error
 
 
 def test_video_without_audio_skips_speech(tmp_path: Path) -> None:

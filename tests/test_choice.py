@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from rich.console import Console
 
@@ -35,6 +37,102 @@ from mcr_agent.loop.state import Step
 )
 def test_extract_choice(reply: str, letter: str | None) -> None:
     assert extract_choice(reply, "ABCD") == letter
+
+
+# How models state a letter in the wild (vLLM/Qwen/DeepSeek replies, benchmark logs), in
+# English, Chinese and German; word boundaries that assume Latin text miss most of these.
+PHRASINGS: list[tuple[str, str | None]] = [
+    # English
+    ("(B)", "B"),
+    ("**B**", "B"),
+    ("B) The red car", "B"),
+    ("The correct option is (B).", "B"),
+    ("Final answer: **C**", "C"),
+    ("**Answer:** D", "D"),
+    ("\\boxed{A}", "A"),
+    ("$\\boxed{B}$", "B"),
+    ("I'd go with C.", "C"),
+    ("I\u2019d pick B", "B"),
+    ("A is correct.", "A"),
+    ("The answer is probably D.", "D"),
+    ("Option C is wrong; the answer is B", "B"),
+    ("<think>The sign says GATE 7B, so the answer is C</think>", "C"),  # only thinking
+    ("<think>I think it's B", "B"),  # never closed
+    ("Answer: Berries", None),  # the B of a word is no letter
+    # Chinese (simplified, traditional, full-width forms)
+    ("答案是B。", "B"),
+    ("答案\uff1a\uff22", "B"),
+    ("选项B", "B"),
+    ("B选项", "B"),
+    ("正确答案是C选项。", "C"),
+    ("我选D", "D"),
+    ("故选A。", "A"),
+    ("答案为 C", "C"),
+    ("【C】", "C"),
+    ("选项A是错误的\uff0c答案是D。", "D"),
+    ("根据视频内容\uff0c正确答案应该是B。", "B"),
+    ("答\uff1aA", "A"),
+    ("我认为是C", "C"),
+    ("选择B", "B"),
+    ("答案是\uff1aA。", "A"),
+    ("\uff08\uff22\uff09", "B"),
+    ("\uff24", "D"),
+    ("正確答案是選項C", "C"),
+    ("我不知道。", None),
+    # German
+    ("Die richtige Antwort ist B.", "B"),
+    ("Antwort: (C)", "C"),
+    ("Richtig ist D.", "D"),
+    ("Ich wähle Option A.", "A"),
+    ("Lösung: C", "C"),
+    ("B ist richtig.", "B"),
+    ("Die Antwort lautet D.", "D"),
+    ("Meiner Meinung nach ist es B.", "B"),
+    ("Es ist C.", "C"),
+    ("Option A ist falsch, die Antwort ist C.", "C"),
+    ("Das Auto ist rot.", None),
+]
+
+
+@pytest.mark.parametrize(("reply", "letter"), PHRASINGS)
+def test_extract_choice_in_three_languages(reply: str, letter: str | None) -> None:
+    assert extract_choice(reply, "ABCD") == letter
+
+
+def test_the_phrasings_are_broad() -> None:
+    assert len(PHRASINGS) >= 30
+    chinese = [p for p, _ in PHRASINGS if any("\u4e00" <= ch <= "\u9fff" for ch in p)]
+    german = [p for p, _ in PHRASINGS if any(w in p for w in ("ist", "Antwort", "Lösung"))]
+    assert len(chinese) >= 10 and len(german) >= 8
+
+
+def test_one_letter_reader() -> None:
+    """Every caller reads a model's letter with `extract_choice`; nothing else parses one."""
+    root = Path(__file__).parent.parent
+    sources = [
+        p for d in ("mcr_agent", "tools", "memory", "evals") for p in (root / d).rglob("*.py")
+    ]
+    callers = {
+        p.relative_to(root).as_posix() for p in sources if "extract_choice(" in p.read_text()
+    }
+    assert callers == {"mcr_agent/loop/options.py", "mcr_agent/loop/answer.py",
+                       "mcr_agent/loop/reason.py", "mcr_agent/loop/direct.py",
+                       "evals/mme_score.py"}  # fmt: skip
+    defined = [p for p in sources if "def extract_choice" in p.read_text()]
+    assert [p.name for p in defined] == ["options.py"]
+
+
+def test_one_json_reader() -> None:
+    """Model JSON is read by `tools.replies` only: no other module parses it itself."""
+    root = Path(__file__).parent.parent
+    readers = {
+        p.relative_to(root).as_posix()
+        for d in ("mcr_agent", "tools")
+        for p in (root / d).rglob("*.py")
+        if "json.loads(" in p.read_text() or "literal_eval(" in p.read_text()
+    }
+    # The chat template file and ffprobe's output are not model JSON.
+    assert readers == {"tools/replies.py", "mcr_agent/serve/loading.py", "mcr_agent/front/media.py"}
 
 
 def test_options_are_lettered_once_for_everyone() -> None:

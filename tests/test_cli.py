@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from mcr_agent.front.cli import main
 from tests.agent_model import HonestAgentModel
 from tests.conftest import honest_responder
-from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Request
+from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Reply, Request
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -164,3 +164,35 @@ def test_demo_offline_then_with_server(tmp_path: Path) -> None:
     assert "lack captions" not in flat and "(model fake-vlm)" in flat
     assert re.search(r"reason .*verify .*supported", flat) and "12" in flat.split("verify")[-1]
     assert re.search(r"\d+ model calls", flat) and len(asked) >= 2 and asked[0].images
+
+
+def test_index_names_the_scenes_the_server_refused_and_retries_them(speech_video: Path) -> None:
+    def refuses_two(request: Request) -> str | Reply:
+        stamps = [t for t in request.image_timestamps if t is not None]
+        if stamps and 5.0 <= min(stamps) < 15.0:  # scenes 1 and 2
+            return Reply("cannot read image: unsupported pixel format", status=400)
+        return honest_responder(request)
+
+    with FakeOpenAIServer(refuses_two) as srv:
+        code, out, err = run("index", str(speech_video), "--no-asr", "--base-url", srv.base_url)
+        url = srv.base_url
+    flat = " ".join(out.split())
+    assert code == 0, out + err
+    assert "scenes 1-2 not captioned" in flat and "no model server answers" not in flat
+    assert f"the model server at {url} refused the request (HTTP 400)" in flat
+    assert "cannot read image" in flat and "mcr-agent index" in flat
+    with FakeOpenAIServer(honest_responder) as srv:
+        code, out, _ = run("index", str(speech_video), "--no-asr", "--base-url", srv.base_url)
+        asked = [r for r in srv.requests if r.images]
+    assert code == 0 and len(asked) == 2  # only the two refused scenes
+    assert "not captioned" not in out and "lack captions" not in out
+
+
+def test_index_says_when_every_reply_was_unusable(speech_video: Path, tmp_path: Path) -> None:
+    with FakeOpenAIServer(lambda r: "" if r.images else "ok") as srv:
+        code, out, err = run("index", str(speech_video), "--no-asr", "--base-url", srv.base_url)
+    flat = " ".join(out.split())
+    assert code == 0, out + err
+    assert "the model fake-vlm answered but gave no usable caption for any of the 4 scenes" in flat
+    assert "the model returned an empty reply (fake-vlm)" in flat
+    assert "no model server answers" not in flat

@@ -62,12 +62,15 @@ def test_ask_json_is_exactly_the_documented_object(
     )
     assert code == 0, err
     data = json.loads(out)  # stdout holds nothing but the object
-    assert list(data) == ["question", "options", "answer", "choice", "confidence", "route",
-                          "evidence", "steps", "usage", "video"]  # fmt: skip
+    assert list(data) == ["question", "options", "answer", "choice", "status", "error",
+                          "confidence", "route", "evidence", "steps", "usage",
+                          "video"]  # fmt: skip
     assert data["choice"] == "B" and data["options"][1] == "B. the red car"
+    assert data["status"] == "answered" and data["error"] is None
     assert set(data["usage"]) == {"model_calls", "prompt_tokens", "completion_tokens",
                                   "frames_sent", "wall_s"}  # fmt: skip
-    assert all(set(e) == {"start", "end", "source", "text"} for e in data["evidence"])
+    assert all(set(e) == {"start", "end", "source", "text", "cited_by"} for e in data["evidence"])
+    assert {e["cited_by"] for e in data["evidence"]} == {"model"}  # the model cited spans
     assert all(set(s) == {"node", "tool", "args", "summary", "duration_s"} for s in data["steps"])
     assert data["video"]["duration"] == pytest.approx(20.0, abs=0.1)
     assert len(data["video"]["fingerprint"]) >= 16
@@ -102,6 +105,10 @@ def test_ask_direct_mode_is_one_call(server: FakeOpenAIServer, speech_video: Pat
 def test_ask_errors_are_one_line(speech_video: Path, tmp_path: Path) -> None:
     code, _, err = run("ask", str(speech_video), QUESTION)  # the autouse env: a dead URL
     assert code == 1 and "no model server answers" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run("ask", str(speech_video), QUESTION, "--json")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    failed = json.loads(out)  # the object too, saying the run failed and why
+    assert failed["status"] == "failed" and "no model server answers" in failed["error"]
     code, _, err = run("ask", str(tmp_path / "missing.mp4"), QUESTION)
     assert code == 1 and len(err.strip().splitlines()) == 1
     code, _, err = run("ask", str(speech_video), QUESTION, "--trace", str(tmp_path / "t.pdf"))

@@ -38,10 +38,10 @@ from mcr_agent.front.mcp_views import (
     window_result,
     window_text,
 )
+from mcr_agent.loop.state import CitedEvidence, Status
 from memory import open_memory
 from tests.agent_model import HonestAgentModel
 from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Reply, Request, dead_url
-from tools import Evidence
 
 MCR_AGENT = str(Path(sys.executable).parent / "mcr-agent")
 QUESTION = "What does the speaker say is parked?"
@@ -152,17 +152,26 @@ def test_views_of_a_memory(cache_with_speech_memory: Path, speech_video: Path) -
 
 def test_answer_text_names_the_letter_once() -> None:
     video = VideoRef("v.mp4", 20.0, "f" * 20)
-    evidence = (Evidence(9.0, 15.0, "asr", "The red car is parked."),)
+    evidence = (CitedEvidence(9.0, 15.0, "asr", "The red car is parked.", "model"),)
     usage: dict[str, int | float] = {"model_calls": 1}
 
-    def answer(text: str, choice: str | None) -> Answer:
-        return Answer("q?", (), text, choice, 0.9, "speech", evidence, (), usage, video)
+    def answer(text: str, choice: str | None, status: Status = "answered") -> Answer:
+        return Answer(question="q?", options=(), answer=text, choice=choice, status=status,
+                      error=None if status == "answered" else "no answer within the budget",
+                      confidence=0.9, route="speech", evidence=evidence, steps=(), usage=usage,
+                      video=video)  # fmt: skip
 
     assert answer_text(answer("the red car", "B")).splitlines()[0] == "B. the red car"
     assert answer_text(answer("B. the red car", "B")).splitlines()[0] == "B. the red car"
     assert answer_text(answer("Because it rains", "B")).startswith("B. Because it rains")
     lines = answer_text(answer("a car", None)).splitlines()
-    assert lines[0] == "a car" and lines[-1] == "[9.0-15.0 s] asr: The red car is parked."
+    assert lines[0] == "a car"
+    assert lines[-1] == "[9.0-15.0 s] asr (cited by model): The red car is parked."
+    # A fallback's letter is a guess: not put in front as if it were the model's answer.
+    guess = "No answer from the model; best guess from the evidence: B. the red car"
+    lines = answer_text(answer(guess, "B", "fallback")).splitlines()
+    assert lines[0] == guess and lines[1].startswith("(fallback, confidence")
+    assert lines[2] == "error: no answer within the budget"
 
 
 def test_cli_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

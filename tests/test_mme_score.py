@@ -155,7 +155,8 @@ def test_score_counts_both_denominators() -> None:
     s = score(sample_records())
     assert s.duplicates == ("002-1",)
     assert s.questions == 7
-    assert s.errors == 1
+    assert s.failed == 1  # the errored record written before `status` existed
+    assert (s.answered, s.fallback) == (6, 0)
     assert s.unparsed == 2  # 002-2 and 002-3
     assert s.correct == 3  # 001-1, 001-2, 002-1
     # The official parser reads 001-1, 001-2, 001-3, 002-1 and "A" from "A man walks in."
@@ -165,7 +166,7 @@ def test_score_counts_both_denominators() -> None:
     assert s.accuracy_strict == pytest.approx(100 * 3 / 7)
     assert list(s.by_duration) == ["short", "medium", "long"]
     assert s.by_duration["short"].questions == 5
-    assert s.by_duration["long"].errors == 1
+    assert s.by_duration["long"].failed == 1
     assert s.by_duration["long"].accuracy_official == 0.0
     assert s.by_duration["medium"].unparsed == 1
     assert list(s.by_domain) == ["Knowledge", "Film & Television"]
@@ -239,15 +240,19 @@ def test_summary_and_markdown() -> None:
     summary = summary_json(scores, deltas)
     parsed = json.loads(json.dumps(summary, allow_nan=False))
     assert parsed["modes"]["agent"]["accuracy_official"] == pytest.approx(80.0)
-    assert parsed["modes"]["agent"]["by_duration"]["long"]["errors"] == 1
+    assert parsed["modes"]["agent"]["by_duration"]["long"]["failed"] == 1
+    assert parsed["modes"]["agent"]["answered"] == 6 and parsed["modes"]["agent"]["fallback"] == 0
     assert parsed["paper_reference"]["agentic"] == 75.8
 
     md = markdown_report(scores, deltas, config={"model": "fake", "fps": 1})
     for heading in ("## Overall", "## By duration", "## By task type", "## By domain"):
         assert heading in md
     assert "## Agent vs direct" in md
-    assert "| mode | questions | accuracy official | accuracy strict | unparsed |" in md
-    assert "| agent | 7 | 80.0 | 42.9 | 2 | 1 | 2.00 | 110 | 8.0 | 1.5 |" in md
+    assert (
+        "| mode | questions | answered | fallback | failed | accuracy official | accuracy strict "
+        "| unparsed |" in md
+    )
+    assert "| agent | 7 | 6 | 0 | 1 | 80.0 | 42.9 | 2 | 2.00 | 110 | 8.0 | 1.5 |" in md
     assert "| overall | +30.0 | -7.1 |" in md
     assert "| long | 1 | n/a | 0.0 | - | - | - |" in md  # the official parser read nothing
     assert "the InternVideo3 paper's numbers, not ours" in md and "75.8" in md
@@ -274,3 +279,23 @@ def test_write_reports(tmp_path: Path) -> None:
     names = {p.name for p in tmp_path.iterdir()}
     assert {"official_agent.json", "summary.json", "report.md", "accuracy.png"} <= names
     assert '"model": "fake"' in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_fallback_is_never_counted_as_the_models_answer() -> None:
+    """A fallback's letter is our guess: out of the official denominator, wrong in strict,
+    an empty response in the official JSON, and counted apart."""
+    records = [
+        make_record("001-1", "C", "C. Berries.", choice="C", status="answered"),
+        make_record("001-2", "B", "No answer from the model; best guess from the evidence: B.",
+                    choice="B", status="fallback", error="no answer within the budget"),
+        make_record("001-3", "A", "", status="failed", error="the model server failed"),
+    ]  # fmt: skip
+    s = score(records)
+    assert (s.answered, s.fallback, s.failed) == (1, 1, 1)
+    assert record_letter(records[1]) is None and official_response(records[1]) == ""
+    assert s.correct == 1 and s.accuracy_strict == pytest.approx(100 / 3)
+    assert s.answered_official == 1 and s.accuracy_official == pytest.approx(100.0)
+    assert s.unparsed == 0
+    assert s.usage.records == 2  # the fallback's calls cost as much as any
+    responses = [q["response"] for v in official_results(records) for q in v["questions"]]
+    assert responses == ["C. Berries.", "", ""]

@@ -209,7 +209,7 @@ def test_ask_runs_the_agent_loop_on_the_served_model(
 ) -> None:
     """`mcr-agent ask` end to end against `mcr-agent serve`: frames, tools and replies all go
     through the real server (the random model's answers are noise; the loop must still end
-    with a letter, the server's token counts, and no error)."""
+    with an answer that says where it came from, the server's token counts, and no error)."""
     import json
 
     from click.testing import CliRunner
@@ -228,10 +228,12 @@ def test_ask_runs_the_agent_loop_on_the_served_model(
     )
     assert result.exit_code == 0, result.stdout + result.stderr
     answer = json.loads(result.stdout)
-    assert answer["choice"] in ("A", "B")
+    # Noise may happen to state a letter (the model's answer) or not (a labelled guess: the
+    # transcript's "red car" favours B).
+    assert answer["status"] in ("answered", "fallback") and answer["choice"] in ("A", "B")
     assert answer["usage"]["model_calls"] >= 1 and answer["usage"]["prompt_tokens"] > 100
     assert answer["usage"]["frames_sent"] >= 1
-    assert not any("rejected" in step["summary"] for step in answer["steps"])
+    assert not any("refused" in step["summary"] for step in answer["steps"])
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -100,6 +100,7 @@ def test_agent_and_direct_runs_write_the_official_reports(dataset: Path, tmp_pat
     assert agent["001-2"]["choice"] == "C" and agent["002-1"]["choice"] == "D"
     assert agent["001-1"]["choice"] == "B" and agent["001-1"]["usage"]["model_calls"] >= 2
     assert all(r["config"]["mode"] == "agent" and r["error"] is None for r in agent.values())
+    assert all(r["status"] == "answered" for r in agent.values())
     official = json.loads((out / "official_agent.json").read_text())
     assert [v["video_id"] for v in official] == ["001", "002"]
     assert list(official[0]) == ["video_id", "duration", "domain", "sub_category", "questions"]
@@ -210,7 +211,36 @@ def test_an_unreadable_video_is_reported_and_the_run_goes_on(dataset: Path, tmp_
     assert set(by_id) == {"001-1", "001-2", "002-1", "002-2"}
     assert by_id["001-1"]["error"] and "\n" not in str(by_id["001-1"]["error"])
     assert by_id["002-1"]["error"] is None and by_id["002-1"]["choice"] == "D"
-    assert "2 errors" in " ".join(stdout.split())
+    assert "2 failed" in " ".join(stdout.split())
+    assert by_id["001-1"]["status"] == "failed" and by_id["002-1"]["status"] == "answered"
+
+
+@pytest.mark.parametrize("mode", ["direct", "agent"])
+def test_a_model_that_replies_noise_is_counted_as_fallback(
+    mode: str, dataset: Path, tmp_path: Path
+) -> None:
+    """Our guesses are never the model's answers: fallbacks are counted apart, left out of
+    the official denominator and wrong in the strict one."""
+    out = tmp_path / "out"
+    noise = "Lorem ipsum dolor sit amet, consectetur adipiscing elit."
+    with FakeOpenAIServer(lambda r: noise) as srv:
+        code, stdout, err = run("--data", str(dataset), "--out", str(out), "--base-url",
+                                srv.base_url, "--mode", mode, "--max-steps", "1",
+                                "--ids", "001")  # fmt: skip
+    assert code == 0, stdout + err
+    found = records(out, mode)
+    assert len(found) == 2 and all(r["status"] == "fallback" for r in found)
+    assert all(r["error"] and r["confidence"] <= 0.25 for r in found)
+    assert (
+        f"{mode}: 0.0% strict (0/2), 0.0% official; 0 answered, 2 fallback, 0 failed"
+        in " ".join(stdout.split())
+    )
+    summary = json.loads((out / "summary.json").read_text())["modes"][mode]
+    assert (summary["answered"], summary["fallback"], summary["failed"]) == (0, 2, 0)
+    assert summary["answered_official"] == 0 and summary["accuracy_strict"] == 0.0
+    official = json.loads((out / f"official_{mode}.json").read_text())
+    assert [q["response"] for q in official[0]["questions"]] == ["", ""]
+    assert f"| {mode} | 2 | 0 | 2 | 0 | n/a | 0.0 |" in (out / "report.md").read_text()
 
 
 def test_ray_builds_the_memories_and_the_official_json_is_the_same(

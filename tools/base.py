@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from mcr_agent.errors import ModelReplyError
 from memory import Frame, VideoMemory
@@ -128,7 +128,15 @@ class ToolContext:
 
 
 class ToolArgs(BaseModel, extra="forbid", allow_inf_nan=False):
-    """Base of tool argument models: unknown arguments and non-finite numbers are errors."""
+    """Base of tool argument models: unknown arguments and non-finite numbers are errors; an
+    argument given as null (``None`` in a Python-literal call) counts as not given."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_absent(cls, data: object) -> object:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
 
 
 class WindowArgs(ToolArgs):

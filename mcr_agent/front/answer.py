@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools import Evidence
-
-from ..loop.state import Step
+from ..loop.state import CitedEvidence, Status, Step
 
 __all__ = ["Answer", "Event", "VideoRef"]
 
@@ -35,11 +33,17 @@ class Answer:
     Attributes:
         question: The question asked.
         options: Its options (empty for an open question).
-        answer: The answer text.
-        choice: The option letter; always set when options were given.
+        answer: The answer text (the model's, when `status` is ``answered``).
+        choice: The option letter: the model's when ``answered``, a best guess from the
+            evidence on ``fallback`` (None when nothing favours one option), else None.
+        status: ``answered`` (the model gave this answer), ``fallback`` (it gave none
+            within the budget; the letter is a guess, confidence at most 1/len(options)) or
+            ``failed`` (no answer at all: the model server failed).
+        error: Why there is no answer from the model (``fallback``, ``failed``), else None.
         confidence: 0 to 1; high only when verification found the answer supported.
         route: The question's class (``direct`` in the single-pass mode).
-        evidence: The time spans the answer rests on, with what they hold.
+        evidence: The time spans the answer rests on, with what they hold and who cited
+            them (``model``, or ``agent`` when the model cited none).
         steps: One record per node run (tool feedback kept for traces).
         usage: Model calls, prompt and completion tokens, frames sent, wall time.
         video: Path, duration and content fingerprint of the video.
@@ -49,9 +53,11 @@ class Answer:
     options: tuple[str, ...]
     answer: str
     choice: str | None
+    status: Status
+    error: str | None
     confidence: float
     route: str
-    evidence: tuple[Evidence, ...]
+    evidence: tuple[CitedEvidence, ...]
     steps: tuple[Step, ...]
     usage: dict[str, int | float]
     video: VideoRef
@@ -64,6 +70,8 @@ class Answer:
             "options": list(self.options),
             "answer": self.answer,
             "choice": self.choice,
+            "status": self.status,
+            "error": self.error,
             "confidence": round(self.confidence, 3),
             "route": self.route,
             "evidence": [e.to_dict() for e in self.evidence],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -81,8 +81,13 @@ class Agent:
             mode: ``agent`` (the MCR loop) or ``direct`` (one call on uniform frames).
             progress: Receives memory-building progress.
 
+        Returns:
+            The answer; its `Answer.status` says whether the model gave it (``answered``) or
+            it is a labelled best guess (``fallback``).
+
         Raises:
-            MCRAgentError: A bad video, an unusable server or cache (one-line message).
+            ModelServerError: The model server is unreachable or keeps failing (no answer).
+            MCRAgentError: A bad video or cache (one-line message).
         """
         final = None
         for event in self.stream(
@@ -90,6 +95,8 @@ class Agent:
         ):
             final = event.answer or final
         assert final is not None  # the last event always carries the answer
+        if final.status == "failed":
+            raise ModelServerError(final.error or "the model server failed")
         return final
 
     async def arun(
@@ -116,18 +123,38 @@ class Agent:
         mode: Mode = "agent",
         progress: ProgressSink | None = None,
     ) -> Iterator[Event]:
-        """Answer step by step: one `Event` per node; the last one carries the `Answer`."""
+        """Answer step by step: one `Event` per node; the last one carries the `Answer`.
+
+        A model server that fails (unreachable, or failing after retries) ends the stream
+        with an `Answer` of status ``failed`` whose `Answer.error` says why, after the
+        steps that ran; `run` raises it as `ModelServerError`.
+
+        Raises:
+            MCRAgentError: A bad video, subtitle file or cache (one-line message).
+        """
         question = _checked_question(question)
         opts = tuple(normalize_options([o for o in options or () if o.strip()]))
         # Fail in a second, not after minutes of indexing, on a bad file or a dead server;
         # the video is probed once per question, here.
         info = probe(video)
-        self.llm.ping()
         meter = Meter(self.llm, self.config.budget)
-        if mode == "direct":
-            yield self._direct(info, question, opts, meter, subtitles=subtitles)
-        else:
-            yield from self._loop(info, question, opts, meter, subtitles, progress)
+        seen = _Seen("direct" if mode == "direct" else "global")
+        try:
+            self.llm.ping()
+            if mode == "direct":
+                events: Iterator[Event] = iter(
+                    [self._direct(info, question, opts, meter, subtitles=subtitles)]
+                )
+            else:
+                events = self._loop(info, question, opts, meter, subtitles, progress, seen)
+            for event in events:
+                seen.steps += event.steps
+                yield event
+        except ModelServerError as exc:
+            failed = Final("", None, 0.0, (), "failed", str(exc))
+            ref = VideoRef(info.path, info.duration, fingerprint(info.path)[:20])
+            answer = _answer(question, opts, failed, seen.route, tuple(seen.steps), meter, ref)
+            yield Event("failed", (), answer)
 
     def _direct(
         self,
@@ -156,6 +183,7 @@ class Agent:
         meter: Meter,
         subtitles: str | Path | None,
         progress: ProgressSink | None,
+        seen: _Seen,
     ) -> Iterator[Event]:
         from ..loop.graph import compiled_graph, recursion_limit
 
@@ -168,7 +196,6 @@ class Agent:
             video_path=info.path,
         )
         steps: list[Step] = []
-        route = "global"
         budget = self.config.budget
         limit = recursion_limit(budget.max_steps, budget.max_verifications)
         for chunk in compiled_graph().stream(
@@ -180,15 +207,14 @@ class Agent:
             for node, update in chunk.items():
                 new = tuple((update or {}).get("steps", []))
                 steps += new
-                route = (update or {}).get("route", route)
+                seen.route = (update or {}).get("route", seen.route)
                 final = (update or {}).get("final")
                 answer = None
                 if final is not None:
                     memory = deps.memory
                     ref = VideoRef(memory.info.path, memory.duration, memory.fingerprint)
-                    answer = _answer(
-                        question, options, final, route, tuple(steps), meter, ref, memory.folder
-                    )
+                    answer = _answer(question, options, final, seen.route, tuple(steps), meter,
+                                     ref, memory.folder)  # fmt: skip
                 yield Event(node, new, answer)
 
     def save_trace(self, answer: Answer, path: str | Path) -> Path:
@@ -292,9 +318,19 @@ def _answer(
 ) -> Answer:
     """The `Answer` of a question, in either mode: the one place one is made."""
     return Answer(
-        question, options, final.answer, final.choice, final.confidence, route, final.evidence,
-        steps, meter.usage.to_dict(), video, str(memory_folder) if memory_folder else None,
+        question=question, options=options, answer=final.answer, choice=final.choice,
+        status=final.status, error=final.error, confidence=final.confidence, route=route,
+        evidence=final.evidence, steps=steps, usage=meter.usage.to_dict(), video=video,
+        memory_folder=str(memory_folder) if memory_folder else None,
     )  # fmt: skip
+
+
+@dataclass
+class _Seen:
+    """What a stream has shown so far: enough to report a run the server cut short."""
+
+    route: str
+    steps: list[Step] = field(default_factory=list)
 
 
 def _checked_question(question: str) -> str:

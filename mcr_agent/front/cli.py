@@ -18,7 +18,7 @@ from memory import Level
 from memory.settings import DEFAULT_ASR_MODEL
 
 from ..config import AgentConfig
-from ..errors import MCRAgentError
+from ..errors import MCRAgentError, ModelServerError
 from ..serve import ServeOptions
 from .console import make_console
 from .corpus_cli import corpus_options, is_corpus, run_corpus_command
@@ -216,6 +216,10 @@ def ask(
                     console.print(step.feedback[:2000], style="dim", highlight=False, markup=False)
             answer = event.answer or answer
     assert answer is not None
+    if answer.status == "failed":  # the server failed: one line (and the object with --json)
+        if as_json:
+            click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, allow_nan=False))
+        raise ModelServerError(answer.error or "the model server failed")
     if trace is not None:
         written = agent.save_trace(answer, trace)
         console.print(f"trace: {written}", highlight=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..config import AgentConfig
-from ..errors import DependencyError
+from ..errors import DependencyError, ModelServerError
 
 __all__ = ["SAMPLE_SCENES", "make_sample", "run_demo"]
 
@@ -93,5 +93,7 @@ def run_demo(console: Console, config: AgentConfig, folder: Path) -> None:
     for event in agent.stream(video, QUESTION):
         for step in event.steps:
             print_step(console, step)
+        if event.answer is not None and event.answer.status == "failed":
+            raise ModelServerError(event.answer.error or "the model server failed")
         if event.answer is not None:
             print_answer(console, event.answer)

@@ -117,6 +117,7 @@ class EvidenceView(BaseModel):
     end: float = Field(description="End, video seconds.")
     source: str
     text: str
+    cited_by: str = Field(description="model (a span it cited) or agent (found to support it).")
 
 
 class AnswerResult(BaseModel):
@@ -126,6 +127,11 @@ class AnswerResult(BaseModel):
 
     answer: str
     choice: str | None = Field(description="Option letter when options were given.")
+    status: str = Field(
+        description="answered (the model's answer), fallback (it gave none: the letter is a "
+        "best guess from the evidence) or failed (the model server failed)."
+    )
+    error: str | None = Field(description="Why the model gave no answer, else null.")
     confidence: float = Field(description="0 to 1; high only when the evidence checked out.")
     evidence: list[EvidenceView]
     usage: dict[str, float] = Field(description="Model calls, tokens, frames sent, wall seconds.")
@@ -140,7 +146,12 @@ def index_result(memory: VideoMemory, report: BuildReport, base_url: str) -> Ind
     """The result of indexing; `base_url` names the server when captions are missing."""
     counts = report.counts or {k: int(v) for k, v in memory.manifest.get("counts", {}).items()}
     missing = report.missing_captions
-    why = report.caption_error or (f"no model server answers at {base_url}" if missing else None)
+    refused = "; ".join(dict.fromkeys(report.refused_captions.values()))
+    why = (
+        report.caption_error
+        or refused
+        or (f"no model server answers at {base_url}" if missing else None)
+    )
     return IndexResult(
         path=memory.info.path,
         fingerprint=memory.fingerprint,
@@ -175,15 +186,18 @@ def index_text(result: IndexResult) -> str:
 def answer_text(answer: Answer) -> str:
     """The answer, its letter, status and confidence, and the first cited spans."""
     data = answer.to_dict()
+    if data.get("status") == "failed":  # no answer at all: the one-line error, as `ask` prints
+        return str(answer.error)
     head = answer.answer
-    if answer.choice and not re.match(rf"\(?{answer.choice}\b", head):
+    answered = data.get("status", "answered") == "answered"  # a fallback's letter is a guess
+    if answered and answer.choice and not re.match(rf"\(?{answer.choice}\b", head):
         head = f"{answer.choice}. {head}"
     status = f"{data['status']}, " if data.get("status") else ""
     lines = [head, f"({status}confidence {answer.confidence:.2f})"]
     if data.get("error"):
         lines.append(f"error: {data['error']}")
     for e in answer.evidence[:_TEXT_ITEMS]:
-        lines.append(_line(e.start, e.end, e.source, e.text))
+        lines.append(_line(e.start, e.end, f"{e.source} (cited by {e.cited_by})", e.text))
     return "\n".join(lines)
 
 

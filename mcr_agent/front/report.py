@@ -27,19 +27,24 @@ def print_step(console: Console, step: Step) -> None:
 
 
 def print_answer(console: Console, answer: Answer) -> None:
-    """The answer, its option, confidence, cited timestamps and the usage of the question."""
-    head = f"[bold green]{answer.choice}[/]  " if answer.choice else ""
-    console.print(f"\n{head}[bold]{escape(answer.answer)}[/]", highlight=False)
+    """The answer, its option, confidence, cited timestamps (and who cited them) and the
+    usage of the question. A fallback says in words that the letter is a guess, and why."""
+    if answer.status == "answered":
+        head = f"[bold green]{answer.choice}[/]  " if answer.choice else ""
+        console.print(f"\n{head}[bold]{escape(answer.answer)}[/]", highlight=False)
+    else:
+        console.print(f"\n[bold yellow]{escape(answer.answer)}[/]", highlight=False)
+        console.print(f"[yellow]why:[/] {escape(answer.error or 'unknown')}", highlight=False)
     console.print(
-        f"confidence {answer.confidence:.2f} · route {answer.route}", highlight=False, style="dim"
+        f"{answer.status} · confidence {answer.confidence:.2f} · route {answer.route}",
+        highlight=False,
+        style="dim",
     )
     for e in answer.evidence:
         text = " ".join(e.text.split())
-        text = text if len(text) <= 110 else text[:109] + "…"
-        console.print(
-            escape(f"  [{_clock(e.start)}-{_clock(e.end)}] {e.source}: {text}".rstrip(": ")),
-            highlight=False,
-        )
+        text = text if len(text) <= 100 else text[:99] + "…"
+        where = f"  [{_clock(e.start)}-{_clock(e.end)}] {e.source} (cited by {e.cited_by})"
+        console.print(escape(f"{where}: {text}".rstrip(": ")), highlight=False)
     u = answer.usage
     console.print(
         f"{u['model_calls']} model calls, {u['prompt_tokens']} + {u['completion_tokens']} "
@@ -89,14 +94,44 @@ def print_build(console: Console, memory: VideoMemory, report: BuildReport, base
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     missing = report.missing_captions
-    if missing:
+    refused = {i: why for i, why in report.refused_captions.items() if i in missing}
+    if refused:
+        _print_refused(console, refused, report, counts.get("scenes", 0))
+    rest = [i for i in missing if i not in refused]
+    if rest:
         why = report.caption_error or f"no model server answers at {base_url}"
         console.print(
-            f"[yellow]{len(missing)} of {counts.get('scenes', 0)} scenes lack captions[/] "
-            f"({_ranges(missing)}): {why}. Run `mcr-agent index` again once the server is up "
-            "to complete them; everything else is saved.",
+            f"[yellow]{len(rest)} of {counts.get('scenes', 0)} scenes lack captions[/] "
+            f"({_ranges(rest)}): {escape(why)}. Run `mcr-agent index` again once the server "
+            "is up to complete them; everything else is saved.",
             highlight=False,
         )
+
+
+def _print_refused(
+    console: Console, refused: dict[int, str], report: BuildReport, scenes: int
+) -> None:
+    """Scenes the server refused or gave unusable captions for, grouped by the reason."""
+    if len(refused) == scenes and report.counts.get("captions", 0) == 0:
+        console.print(
+            f"[yellow]the model {escape(report.caption_model or '?')} answered but gave no "
+            f"usable caption for any of the {scenes} scenes[/]",
+            highlight=False,
+        )
+    reasons: dict[str, list[int]] = {}
+    for index, why in sorted(refused.items()):
+        reasons.setdefault(why, []).append(index)
+    for number, (why, indexes) in enumerate(reasons.items()):
+        if number == 3:
+            console.print(f"  ... and {len(reasons) - 3} more reasons", highlight=False)
+            break
+        console.print(
+            f"[yellow]{_ranges(indexes)} not captioned[/]: {escape(why)}", highlight=False
+        )
+    console.print(
+        "Run `mcr-agent index` again to ask for them again; everything else is saved.",
+        highlight=False,
+    )
 
 
 def _ranges(indexes: list[int]) -> str:

@@ -248,7 +248,7 @@ def _timeline_length(
 _LETTER_PREFIX = re.compile(r"^\s*\(?([A-Z])[.):]\s*")
 
 
-def _options(options: object, choice: str) -> str:
+def _options(options: object, choice: str, *, guessed: bool = False) -> str:
     rows = []
     listed = options if isinstance(options, (list, tuple)) else []
     for i, option in enumerate(listed):
@@ -258,7 +258,8 @@ def _options(options: object, choice: str) -> str:
         if prefix and prefix.group(1) == letter:
             text = text[prefix.end() :]  # the badge already shows the letter
         chosen = letter == choice
-        attrs, mark = (' class="chosen"', " ✓") if chosen else ("", "")
+        mark = " (best guess, not the model's answer)" if guessed else " ✓"
+        attrs, mark = (' class="chosen"', mark) if chosen else ("", "")
         rows.append(f'<li{attrs}><span class="letter">{letter}</span>{_e(text)}{mark}</li>')
     return "\n".join(rows) or '<li class="none">open question (no options)</li>'
 
@@ -296,9 +297,11 @@ def _evidence_parts(evidence: Sequence[Mapping[str, object]], duration: float) -
             f'<a class="evbar" href="#ev-{i}" style="{_place(start, end, duration)}" '
             f'title="{_e(f"{span} {source}: {text}")}">{i}</a>'
         )
+        by = _text(item.get("cited_by"))
+        cited = f' <span class="muted">cited by {_e(by)}</span>' if by else ""
         rows.append(
             f'<li id="ev-{i}"><span class="time" title="{start:.2f}{_DASH}{end:.2f} s">'
-            f'[{span}]</span> <span class="src">{_e(source)}</span> {_e(text)}</li>'
+            f'[{span}]</span> <span class="src">{_e(source)}</span>{cited} {_e(text)}</li>'
         )
     listing = '<ol class="evlist">\n' + "\n".join(rows) + "\n</ol>"
     return "\n".join(bars), listing if rows else '<p class="none">no evidence cited</p>'
@@ -374,9 +377,11 @@ def _html_trace(
         title=_e(result.get("question")),
         scene_css=scene_css,
         question=_e(result.get("question")),
-        options=_options(result.get("options"), choice),
+        options=_options(result.get("options"), choice, guessed=result.get("status") == "fallback"),
         answer=_e(result.get("answer")),
         choice=_e(choice or _DASH),
+        status=_e(result.get("status") or _DASH),
+        error=f'<p class="muted">why: {_e(result.get("error"))}</p>' if result.get("error") else "",
         confidence=f"{confidence:.2f}" if math.isfinite(confidence) else _DASH,
         route=_e(result.get("route")),
         scene_blocks=scene_blocks,

@@ -1,9 +1,8 @@
-"""The answer node: the verified proposal, or the best hypothesis when the budget ran out,
-always with an option letter when options exist and the evidence it rests on."""
+"""The answer node: the model's answer with the evidence it rests on; or, when the model gave
+none within the budget, a best guess from the evidence that says it is one."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TypedDict
 
@@ -12,37 +11,25 @@ from langgraph.runtime import Runtime
 from memory import Level
 from tools import Evidence
 
-from .options import closest_option, extract_choice, option_letters, option_text
+from .options import (
+    closest_option,
+    content_words,
+    covered,
+    distinctive_words,
+    extract_choice,
+    option_letters,
+    option_text,
+)
 from .runtime import Deps
-from .state import AgentState, Final, Proposal, Step
+from .state import AgentState, CitedBy, CitedEvidence, Final, Step
 
-__all__ = ["AnswerUpdate", "answer", "cited_evidence", "final_answer"]
+__all__ = ["AnswerUpdate", "answer", "cited_evidence", "final_answer", "grounded_evidence"]
 
 _CITED_LEVELS = (Level.SCENE, Level.ASR, Level.SUBTITLE, Level.OCR)
 _MOST_EVIDENCE = 8
-_STOP = frozenset(
-    [
-        "the",
-        "and",
-        "that",
-        "this",
-        "with",
-        "from",
-        "for",
-        "are",
-        "was",
-        "were",
-        "its",
-        "it",
-        "is",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-    ]
-)
+_PER_SPAN = 4
+_OPEN_SHARE = 0.5
+"""Share of an open answer's words an entry must hold for the agent to cite it."""
 
 
 class AnswerUpdate(TypedDict):
@@ -53,85 +40,105 @@ class AnswerUpdate(TypedDict):
 
 
 def answer(state: AgentState, runtime: Runtime[Deps]) -> AnswerUpdate:
-    """The final answer: text, option letter (always one when options exist), confidence and
-    the evidence with [start, end], source and text.
+    """The final answer: text, option letter, confidence, status and the evidence with
+    [start, end], source, text and who cited it.
 
-    Reads ``options``, ``proposal``, ``verdict``, ``belief``, ``context``, ``feedback``.
-    Writes ``final``.
+    Reads ``options``, ``proposal``, ``proposed``, ``verdict``, ``belief``, ``context``,
+    ``feedback``, ``step``, ``unusable``, ``exhausted``, ``steps``. Writes ``final``.
     """
     final = final_answer(state, runtime.context)
     cited = ", ".join(f"[{e.start:.1f}-{e.end:.1f} s]" for e in final.evidence[:4])
-    letter = f"{final.choice}: " if final.choice else ""
-    return {
-        "final": final,
-        "steps": [Step("answer", summary=f"{letter}{final.answer[:120]} ({cited or 'no span'})")],
-    }
+    if final.status == "answered":
+        letter = f"{final.choice}: " if final.choice else ""
+        summary = f"{letter}{final.answer[:120]} ({cited or 'no span'})"
+    else:
+        summary = f"{final.answer[:100]} ({final.error or ''})"
+    return {"final": final, "steps": [Step("answer", summary=summary[:200])]}
 
 
 def final_answer(state: AgentState, deps: Deps) -> Final:
-    """Build the answer from the state at the end of the loop."""
+    """Build the answer from the state at the end of the loop.
+
+    The model's latest proposal is the answer (``answered``), with low confidence when
+    verification rejected it. Without one the answer is a ``fallback``: its letter is a
+    best guess, confidence at most 1/len(options), and `Final.error` says why.
+    """
     options = state.get("options") or []
-    proposal = state.get("proposal")
-    verdict = state.get("verdict")
-    belief = state["belief"]
+    proposal = state.get("proposal") or state.get("proposed")
     if proposal is None:
-        text = belief.hypothesis or _last_reasoning(state) or "No answer could be established."
-        proposal = Proposal(text, None, (), 0.2)
+        return _fallback(state, deps)
+    verdict = state.get("verdict")
     if verdict is not None and verdict.supported:
         confidence = max(min(verdict.confidence, 1.0), 0.5)
     elif verdict is not None and verdict.supported is False:
         confidence = min(proposal.confidence, 0.3)
     else:  # unverified: budget spent or unreadable check
         confidence = proposal.confidence * 0.8
-    spans = (
-        list(proposal.evidence)
-        or list(verdict.evidence if verdict else ())
-        or list(belief.candidates[:2])
-    )
-    choice = _choice(proposal, options, state, deps) if options else None
-    about = proposal.answer
-    if choice is not None:
-        about += " " + option_text(options[option_letters(options).index(choice)])
-    evidence = cited_evidence(state, deps, spans, about=about)
-    return Final(proposal.answer, choice, round(confidence, 3), tuple(evidence))
+    checked = verdict.evidence if verdict is not None and verdict.supported else ()
+    spans = list(proposal.evidence) or list(checked)
+    evidence = cited_evidence(state, deps, spans, options=options, choice=proposal.choice,
+                              answer=proposal.answer)  # fmt: skip
+    if not evidence:  # the model cited nothing usable: the agent grounds its answer
+        evidence = grounded_evidence(state, deps, options=options, choice=proposal.choice,
+                                     answer=proposal.answer)  # fmt: skip
+    return Final(proposal.answer, proposal.choice, round(confidence, 3), tuple(evidence))
 
 
-def _choice(proposal: Proposal, options: list[str], state: AgentState, deps: Deps) -> str:
+def _fallback(state: AgentState, deps: Deps) -> Final:
+    """No proposal from the model: say so, and guess from its hypothesis or the evidence."""
+    options = state.get("options") or []
+    hypothesis = state["belief"].hypothesis.strip()
+    why = _why_unanswered(state, deps)
+    if not options:
+        said = f"; its last hypothesis: {hypothesis}" if hypothesis else ""
+        return Final(f"No answer from the model{said}.", None, 0.0, (), "fallback", why)
     letters = option_letters(options)
-    if proposal.choice in letters:
-        return str(proposal.choice)
-    found = extract_choice(proposal.answer, letters) or closest_option(proposal.answer, options)
-    if found:
-        return found
-    seen = " ".join(n.text for n in state.get("context", []))
-    found = closest_option(seen, options)
-    if found:
-        return found
-    # Nothing to go on: the option the memory matches best, so the choice is still a letter.
-    scores = []
-    for letter, option in zip(letters, options, strict=True):
-        hits = deps.memory.search(option_text(option) or option, k=1, mode="lexical")
-        scores.append((hits[0].score if hits else 0.0, letter))
-    return max(scores, key=lambda s: s[0])[1] if max(scores)[0] > 0 else letters[0]
+    guess, source = None, "its last hypothesis"
+    if hypothesis:
+        guess = extract_choice(hypothesis, letters) or closest_option(hypothesis, options)
+    if guess is None:
+        source = "the evidence"
+        guess = closest_option([e.text for e in _candidates(state, deps)], options)
+    if guess is None:
+        text = "No answer from the model, and the evidence favours no option."
+        return Final(text, None, 0.0, (), "fallback", why)
+    chosen = option_text(options[letters.index(guess)])
+    text = f"No answer from the model; best guess from {source}: {guess}. {chosen}"
+    evidence = grounded_evidence(state, deps, options=options, choice=guess, answer="")
+    return Final(text, guess, round(1 / len(options), 3), tuple(evidence), "fallback", why)
 
 
-def _last_reasoning(state: AgentState) -> str:
-    for note in reversed([*state.get("context", []), *state.get("feedback", [])]):
-        if note.kind == "reasoning":
-            return note.text
-    return ""
+def _why_unanswered(state: AgentState, deps: Deps) -> str:
+    """One line: the model's replies were all unusable, or it ran out of budget."""
+    model = deps.meter.llm.model_name
+    steps, unusable = state.get("step", 0), state.get("unusable", 0)
+    if steps and unusable >= steps:
+        reasons = [s.summary for s in state.get("steps", []) if s.node == "reason"]
+        last = " ".join((reasons[-1] if reasons else "").split())
+        return f"the model {model} answered {steps} reasoning calls but no reply was usable" + (
+            f" ({last.removeprefix('unusable reply: ')[:200]})" if last else ""
+        )
+    why = state.get("exhausted") or "the budget ran out"
+    return f"the model {model} gave no answer within the budget ({why})"
 
 
 def cited_evidence(
-    state: AgentState, deps: Deps, spans: Sequence[tuple[float, float]], *, about: str = ""
-) -> list[Evidence]:
-    """What the observations and the memory hold inside the cited spans.
+    state: AgentState,
+    deps: Deps,
+    spans: Sequence[tuple[float, float]],
+    *,
+    options: Sequence[str] = (),
+    choice: str | None = None,
+    answer: str = "",
+) -> list[CitedEvidence]:
+    """What the observations and the memory hold inside the spans the model cited.
 
-    Inside a span, items that share words with the answer (`about`) come first and, when
-    there are any, alone: a model citing a whole summary's span gets the scene that says it.
-    Every cited span is represented, even when nothing in memory falls inside it.
+    Inside a span, the items that support the answer (`grounded_evidence`'s test) come
+    first and, when there are any, alone: a model citing a whole summary's span gets the
+    scene that says it. Every cited span is represented, even when nothing in memory falls
+    inside it.
     """
-    found: list[Evidence] = []
+    found: list[CitedEvidence] = []
     notes = [*state.get("context", []), *state.get("feedback", [])]
     for lo, hi in spans:
         inside = [
@@ -141,19 +148,76 @@ def cited_evidence(
             for e in n.evidence
             if e.start <= hi and lo <= e.end and e.text
         ]
-        entries = deps.memory.window(lo, hi, levels=_CITED_LEVELS)
         inside += [
             Evidence(e.start, e.end, e.level.value, e.text)
-            for e in entries
+            for e in deps.memory.window(lo, hi, levels=_CITED_LEVELS)
             if e.source != "uncaptioned"
         ]
-        relevant = [e for e in inside if _shares_words(e.text, about)]
-        found += (relevant or inside)[:4] or [Evidence(lo, hi, "cited", "")]
+        relevant = _supporting(inside, options, choice, answer, open_share=1e-9)
+        chosen = (relevant or inside)[:_PER_SPAN] or [Evidence(lo, hi, "cited", "")]
+        found += [_cited(e, "model") for e in chosen]
     return list(dict.fromkeys(found))[:_MOST_EVIDENCE]
 
 
-def _shares_words(text: str, about: str) -> bool:
-    squash = re.compile(r"[^a-z0-9]")
-    words = {squash.sub("", w) for w in about.lower().split()} - {""}
-    hay = squash.sub("", text.lower())
-    return any(len(w) > 1 and w in hay for w in words - _STOP)
+def grounded_evidence(
+    state: AgentState,
+    deps: Deps,
+    *,
+    options: Sequence[str] = (),
+    choice: str | None = None,
+    answer: str = "",
+) -> list[CitedEvidence]:
+    """The agent's own grounding of an answer the model cited nothing for: the memory entries
+    and observations that support the chosen option's text (and the answer's words), best
+    first, never one that supports another option better. Empty when nothing supports it.
+    """
+    found = _supporting(_candidates(state, deps), options, choice, answer)
+    return list(dict.fromkeys(_cited(e, "agent") for e in found))[:_PER_SPAN]
+
+
+def _candidates(state: AgentState, deps: Deps) -> list[Evidence]:
+    """Everything an answer could rest on: what tools observed, newest first, then the
+    memory's scene captions, transcript, subtitles and on-screen text in time order."""
+    notes = [*state.get("context", []), *state.get("feedback", [])]
+    seen = [e for n in reversed(notes) if n.kind == "observation" for e in n.evidence if e.text]
+    entries = [e for e in deps.memory.entries if e.level in _CITED_LEVELS]
+    return seen + [
+        Evidence(e.start, e.end, e.level.value, e.text)
+        for e in sorted(entries, key=lambda e: (e.start, e.end))
+        if e.source != "uncaptioned"
+    ]
+
+
+def _supporting(
+    pool: Sequence[Evidence],
+    options: Sequence[str],
+    choice: str | None,
+    answer: str,
+    *,
+    open_share: float = _OPEN_SHARE,
+) -> list[Evidence]:
+    """The items of `pool` that support the answer, best first (stable for equals).
+
+    With options: items holding some of the chosen option's distinctive words and no other
+    option's more, ranked by that share, then by the share of the answer's other words.
+    Without: items holding at least `open_share` of the answer's words.
+    """
+    words = distinctive_words(options) if options and choice else {}
+    mine = words.get(choice or "", set())
+    extra = content_words(answer) - mine
+    scored: list[tuple[float, float, Evidence]] = []
+    for item in pool:
+        said = covered(extra, item.text)
+        if words:
+            share = covered(mine, item.text)
+            if share == 0 or any(covered(w, item.text) > share for w in words.values()):
+                continue
+            scored.append((share, said, item))
+        elif said >= open_share and said > 0:
+            scored.append((said, 0.0, item))
+    scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+    return [item for _, _, item in scored]
+
+
+def _cited(item: Evidence, by: CitedBy) -> CitedEvidence:
+    return CitedEvidence(item.start, item.end, item.source, item.text, by)

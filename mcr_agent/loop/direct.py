@@ -8,15 +8,16 @@ from pathlib import Path
 
 import prompts
 from memory import Entry, VideoInfo, frames_at, read_subtitles
-from tools import Evidence, data_block
+from tools import data_block
 
 from ..config import Budget
+from ..errors import ModelReplyError
 from ..model.messages import frame_parts, text_part
 from ..model.meter import Meter
 from .notes import entry_lines
-from .options import OPEN_QUESTION, closest_option, extract_choice, option_letters
+from .options import OPEN_QUESTION, closest_option, extract_choice, option_letters, option_text
 from .spans import clamp_spans, spans_in
-from .state import Final, Step
+from .state import CitedEvidence, Final, Step
 
 __all__ = ["run_direct"]
 
@@ -34,10 +35,11 @@ def run_direct(
 
     Returns:
         The answer (the reply's text, its letter, 0.5 confidence, the spans it names) and
-        the step that produced it.
+        the step that produced it. A reply that names no option, or is unusable, gives a
+        ``fallback`` answer: a best guess from the reply's words, said to be one.
 
     Raises:
-        ModelServerError: The server is unreachable or keeps failing (also `ModelReplyError`).
+        ModelServerError: The server is unreachable or keeps failing.
         SubtitleError: The subtitle file cannot be read.
     """
     started = time.perf_counter()
@@ -61,17 +63,43 @@ def run_direct(
     shown = [c for c in cues if any(c.start <= f.time <= c.end for f in frames)]
     text = _prompt(info.duration, shown, question, options)
     parts = frame_parts(frames, max_frames=max(1, count), max_pixels=budget.call_pixels)
-    reply = meter.complete([{"role": "user", "content": [*parts, text_part(text)]}], max_tokens=256)
-    choice = None
-    if options:
-        letters = option_letters(options)
-        choice = extract_choice(reply.text, letters) or closest_option(reply.text, options)
-        choice = choice or letters[0]  # a letter is always returned; confidence says how much
-    spans = clamp_spans(spans_in(reply.text)[:4], info.duration)
-    evidence = tuple(Evidence(a, b, "direct", "") for a, b in spans)
-    step = Step("direct", None, {"frames": len(frames)}, reply.text.splitlines()[0][:160],
+    try:
+        said = meter.complete(
+            [{"role": "user", "content": [*parts, text_part(text)]}], max_tokens=256
+        ).text
+        problem = None
+    except ModelReplyError as exc:  # the server answered; the model's reply is unusable
+        said, problem = "", str(exc)
+    final = _final(said, options, info.duration, problem, meter.llm.model_name)
+    summary = said.splitlines()[0][:160] if said else f"unusable reply: {problem}"[:160]
+    step = Step("direct", None, {"frames": len(frames)}, summary,
                 time.perf_counter() - started, model_s=meter.usage.model_s)  # fmt: skip
-    return Final(reply.text, choice, 0.5, evidence), step
+    return final, step
+
+
+def _final(
+    said: str, options: tuple[str, ...], duration: float, problem: str | None, model: str
+) -> Final:
+    """The model's answer; a labelled best guess when it named no option (or said nothing)."""
+    spans = clamp_spans(spans_in(said)[:4], duration)
+    evidence = tuple(CitedEvidence(a, b, "direct", "", "model") for a, b in spans)
+    if not options:
+        if said:
+            return Final(said, None, 0.5, evidence)
+        return Final("No answer from the model.", None, 0.0, (), "fallback", problem)
+    letters = option_letters(options)
+    choice = extract_choice(said, letters)
+    if choice is not None:
+        return Final(said, choice, 0.5, evidence)
+    why = problem or f"the reply of the model {model} names no option: {said[:120]!r}"
+    guess = closest_option(said, options) if said else None
+    if guess is None:
+        text = "No answer from the model, and its reply favours no option."
+        return Final(text, None, 0.0, (), "fallback", " ".join(why.split()))
+    chosen = option_text(options[letters.index(guess)])
+    text = f"No answer from the model; best guess from its reply: {guess}. {chosen}"
+    return Final(text, guess, round(1 / len(options), 3), evidence, "fallback",
+                 " ".join(why.split()))  # fmt: skip
 
 
 def _prompt(duration: float, cues: list[Entry], question: str, options: tuple[str, ...]) -> str:

@@ -35,6 +35,7 @@ class ReasonUpdate(TypedDict, total=False):
     proposal: Proposal | None
     problems: list[str]
     repairs: int
+    unusable: int
     belief: Belief
     feedback: list[Note]
     steps: list[Step]
@@ -45,10 +46,11 @@ def reason(state: AgentState, runtime: Runtime[Deps]) -> ReasonUpdate:
     calls or an answer proposal. An unusable reply becomes a problem for the next call.
 
     Reads ``question``, ``options``, ``route``, ``tool_order``, ``belief``, ``context``,
-    ``feedback``, ``visual_evidence``, ``problems``, ``step``, ``repairs``. Writes ``step``
-    (+1), ``pending`` (at most two tool calls), ``proposal``, ``problems`` (with
-    ``repairs`` counting replies in a row that had some), ``belief`` (hypothesis and
-    uncertainty the reply states), ``feedback`` (the reasoning as a note).
+    ``feedback``, ``visual_evidence``, ``problems``, ``step``, ``repairs``, ``unusable``.
+    Writes ``step`` (+1), ``pending`` (at most two tool calls), ``proposal``, ``problems``
+    (with ``repairs`` counting replies in a row that had some, ``unusable`` in all),
+    ``belief`` (hypothesis and uncertainty the reply states), ``feedback`` (the reasoning as
+    a note).
     """
     deps = runtime.context
     step = state.get("step", 0) + 1
@@ -134,6 +136,7 @@ def _repair(state: AgentState, step: int, problem: str, *, summary: str) -> Reas
         "proposal": None,
         "problems": [problem],
         "repairs": state.get("repairs", 0) + 1,
+        "unusable": state.get("unusable", 0) + 1,
         "steps": [Step("reason", summary=summary[:160])],
     }
 
@@ -154,10 +157,10 @@ def _proposal(call: ToolCall, letters: list[str], duration: float) -> tuple[Prop
     except ValidationError as exc:
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return None, f"invalid arguments for answer: {where}"
-    choice = args.choice.upper() if args.choice else None
+    # "(B)", "b", a full-width B and "B. the red car" are all the letter B; with no `choice`, the
+    # answer text may state it.
+    choice = extract_choice(args.choice or args.answer, letters) if letters else None
     if letters and choice is None:
-        choice = extract_choice(args.answer, letters)
-    if letters and choice not in letters:
         shown = f"{args.choice!r} is not" if args.choice else "no choice is"
         return None, f"{shown} one of the options ({', '.join(letters)}): set `choice`"
     spans = clamp_spans(((s.start, s.end) for s in args.evidence), duration)

@@ -23,17 +23,24 @@ from ..model.replies import ToolCall
 __all__ = [
     "AgentState",
     "Belief",
+    "CitedBy",
+    "CitedEvidence",
     "Final",
     "InputState",
     "Note",
     "NoteKind",
     "Proposal",
     "Route",
+    "Status",
     "Step",
 ]
 
 Route = Literal["global", "speech", "knowledge", "temporal", "fine-grained"]
 NoteKind = Literal["memory", "observation", "reasoning", "verification", "error"]
+Status = Literal["answered", "fallback", "failed"]
+"""Where an answer came from: the model gave it; the model gave none within the budget and
+the letter is a best guess from the evidence; no answer at all (a server fault)."""
+CitedBy = Literal["model", "agent"]
 
 
 @dataclass(frozen=True)
@@ -79,13 +86,35 @@ class Proposal:
 
 
 @dataclass(frozen=True)
+class CitedEvidence(Evidence):
+    """Evidence an answer rests on, and who chose it: the model (spans it cited) or the agent
+    (memory entries it found supporting the chosen answer when the model cited none)."""
+
+    cited_by: CitedBy = "agent"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "cited_by": self.cited_by}
+
+
+@dataclass(frozen=True)
 class Final:
-    """The answer node's conclusion."""
+    """The answer node's conclusion.
+
+    Attributes:
+        answer: The model's answer text; for a fallback, a sentence saying there is none.
+        choice: The option letter (the model's when answered, a best guess on fallback).
+        confidence: 0 to 1; at most 1/len(options) on fallback.
+        evidence: What the answer rests on.
+        status: Where the answer came from.
+        error: Why the model gave no usable answer (fallback, failed), else None.
+    """
 
     answer: str
     choice: str | None
     confidence: float
-    evidence: tuple[Evidence, ...]
+    evidence: tuple[CitedEvidence, ...]
+    status: Status = "answered"
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,12 +176,17 @@ class AgentState(InputState, total=False):
     """Tool calls waiting for act: the reasoner's, or verification's re-perception."""
     proposal: Proposal | None
     """An answer proposed and not yet verified."""
+    proposed: Proposal | None
+    """The model's latest proposal that verification withdrew: still the model's answer if
+    the budget ends before it gives another."""
     verdict: Verdict | None
     """The last verification's conclusion."""
     problems: list[str]
     """What was wrong with the last reply, for the model to repair in the next call."""
     repairs: int
     """Consecutive replies that needed repair."""
+    unusable: int
+    """Reasoning replies that could not be used at all (empty, unreadable), in all."""
     step: int
     """Reasoning steps taken."""
     verifications: int

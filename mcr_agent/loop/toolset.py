@@ -27,7 +27,7 @@ class AnswerArgs(ToolArgs):
     answer: str = Field(min_length=1, description="The answer, in one or two sentences.")
     choice: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z]$",
+        max_length=80,
         description="For multiple-choice questions: the letter of the chosen option.",
     )
     evidence: list[Span] = Field(

@@ -37,6 +37,7 @@ class VerifyUpdate(TypedDict, total=False):
     verifications: int
     steps: list[Step]
     proposal: Proposal | None
+    proposed: Proposal | None
     pending: list[ToolCall]
     problems: list[str]
     feedback: list[Note]
@@ -50,7 +51,8 @@ def verify(state: AgentState, runtime: Runtime[Deps]) -> VerifyUpdate:
     Reads ``question``, ``options``, ``proposal``, ``belief``, ``context``, ``feedback``,
     ``step``, ``verifications``. Writes ``verdict`` and ``verifications`` (+1); on a
     rejection with budget left also ``pending`` (the ``inspect`` call for act),
-    ``proposal`` (withdrawn), ``problems`` (why, for the next reasoning call),
+    ``proposal`` (withdrawn, kept as ``proposed``), ``problems`` (why, for the next
+    reasoning call),
     ``feedback`` (the verification as a note) and ``belief`` (the window as a candidate).
     """
     deps = runtime.context
@@ -117,6 +119,7 @@ def _reperceive(
     )
     return {
         "proposal": None,
+        "proposed": proposal,
         "pending": [call],
         "problems": [problem],
         "feedback": [

@@ -2,7 +2,11 @@
 
 Everything else depends on the `VideoLLM` Protocol. Retries with exponential backoff on
 429, 5xx, timeouts and dropped connections are the `openai` client's own (``max_retries``);
-a semaphore bounds the requests in flight; every failure becomes a one-line error.
+an HTTP 200 whose body is no usable chat completion (no choice, a null message, no
+``finish_reason``, not JSON) is a server fault too, retried the same way with `tenacity`.
+A semaphore bounds the requests in flight; every failure becomes a one-line error. Faults
+of the server are `ModelServerError`; a reply the model wrote but that cannot be used (empty,
+a refused request) is `ModelReplyError`, which the loop turns into feedback.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from ..config import AgentConfig
 from ..errors import ModelReplyError, ModelServerError
 from .messages import Message
 from .replicas import Replica, ReplicaPool
-from .replies import ToolCall, parse_reply, strip_think
+from .replies import ToolCall, parse_reply, read_call, reply_text, strip_think
 
 __all__ = ["Completion", "OpenAIVideoLLM", "VideoLLM"]
 
@@ -32,7 +36,8 @@ class Completion:
     """A model reply.
 
     Attributes:
-        text: The reply's prose (think blocks and tool-call markup removed).
+        text: What the model said (`reply_text`: the thinking only when nothing follows it),
+            without tool-call markup.
         prompt_tokens: Prompt tokens the server counted.
         completion_tokens: Completion tokens the server counted.
         calls: Tool calls, native or parsed from the text (only when tools were offered).
@@ -69,8 +74,10 @@ class VideoLLM(Protocol):
         """One chat completion; `tools` are OpenAI function schemas the model may call.
 
         Raises:
-            ModelServerError: The server is unreachable or keeps failing.
-            ModelReplyError: The reply is unusable (empty, malformed, rejected request).
+            ModelServerError: The server is unreachable, keeps failing, or keeps sending
+                replies that are no chat completion (no choice, a null message, ...).
+            ModelReplyError: The server answered, but this request was refused (a 4xx) or
+                the model's reply is empty.
         """
         ...
 
@@ -181,24 +188,57 @@ class OpenAIVideoLLM:
         temperature: float,
         tools: Sequence[dict[str, Any]] | None,
     ) -> Any:
-        extra: dict[str, Any] = {"tools": list(tools), "tool_choice": "auto"} if tools else {}
-        attempts = 1 if len(self._pool) == 1 else len(self._pool) + self.config.max_retries
-        for attempt in range(attempts):
-            with self._slots, self._pool.use() as replica:
+        """One chat completion of a usable shape.
+
+        One server: the openai client has retried transport failures, 429 and 5xx itself;
+        a malformed reply is retried here `max_retries` times with backoff. Several: any of
+        these takes the replica out and moves the request to another one at once.
+        """
+        import tenacity
+
+        request: dict[str, Any] = {
+            "model": model, "messages": messages, "max_tokens": max_tokens,
+            "temperature": temperature,
+        }  # fmt: skip
+        if tools:
+            request |= {"tools": list(tools), "tool_choice": "auto"}
+        several = len(self._pool) > 1
+        where = [self.config.base_url]
+        retries = self.config.max_retries
+        # The openai client's own schedule: 0.5 s doubling up to 8 s, with some jitter.
+        backoff = tenacity.wait_exponential(multiplier=0.5, max=8.0) + tenacity.wait_random(0, 0.25)
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(len(self._pool) + retries if several else 1 + retries),
+            wait=tenacity.wait_none() if several else backoff,
+            retry=tenacity.retry_if_exception(_replica_failure if several else _malformed),
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, request, where)
+        except _MalformedReply as exc:
+            raise ModelServerError(
+                f"the model server at {where[0]} keeps sending replies that are not chat "
+                f"completions ({exc}; model {model}, {retries} retries): check its logs"
+            ) from exc
+        except Exception as exc:
+            raise self._server_error(exc, where[0]) from exc
+
+    def _attempt(self, request: dict[str, Any], where: list[str]) -> Any:
+        """One request on the replica the pool picks (its URL written to `where`)."""
+        import openai
+
+        with self._slots, self._pool.use() as replica:
+            where[0] = replica.url
+            try:
                 try:
-                    return replica.client.chat.completions.create(
-                        model=model,
-                        messages=messages,
-                        max_tokens=max_tokens,
-                        temperature=temperature,
-                        **extra,
-                    )
-                except Exception as exc:
-                    if attempt + 1 < attempts and _replica_failure(exc):
-                        self._pool.failed(replica, _short(exc, self.config.api_key))
-                        continue
-                    raise self._server_error(exc, replica.url) from exc
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                    reply = replica.client.chat.completions.create(**request)
+                except (ValueError, openai.APIResponseValidationError) as exc:
+                    raise _MalformedReply(f"a body that is not JSON: {_short(exc)}") from exc
+                return _well_formed(reply)
+            except Exception as exc:
+                if len(self._pool) > 1 and _replica_failure(exc):
+                    self._pool.failed(replica, _short(exc, self.config.api_key))
+                raise
 
     def _healthy(self, replica: Replica) -> bool:
         """A failed replica is back when its ``/health`` (or ``/v1/models``) answers."""
@@ -236,8 +276,10 @@ class OpenAIVideoLLM:
                 f"the model server at {url} does not know model {self._model!r} or the "
                 "endpoint: check --model / MCR_MODEL and that the URL ends in /v1"
             )
-        if isinstance(exc, openai.BadRequestError):
-            return ModelReplyError(f"the model server rejected a request: {why}")
+        if isinstance(exc, openai.APIStatusError) and _refusal(exc.status_code):
+            return ModelReplyError(
+                f"the model server at {url} refused the request (HTTP {exc.status_code}): {why}"
+            )
         if isinstance(exc, openai.APIStatusError):
             return ModelServerError(
                 f"the model server at {url} keeps failing (HTTP {exc.status_code} after "
@@ -247,7 +289,9 @@ class OpenAIVideoLLM:
 
 
 def _short(exc: Exception, secret: str = "") -> str:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    body = getattr(exc, "body", None)  # an HTTP error's own message, without "Error code: 400"
+    said = body.get("message") if isinstance(body, dict) else None
+    message = said or getattr(exc, "message", None) or str(exc) or type(exc).__name__
     text = " ".join(str(message).split())
     if len(secret) >= 8:  # a server that echoes the key back must not put it on screen
         text = text.replace(secret, "***")
@@ -272,34 +316,60 @@ def _tokens(usage: Any, name: str) -> int:
 
 
 def _completion(reply: Any, model: str, names: list[str]) -> Completion:
-    choices = getattr(reply, "choices", None)
-    if not choices:
-        raise ModelReplyError(f"the model server returned no choice ({model})")
-    message = choices[0].message
+    message = reply.choices[0].message
     content = message.content if isinstance(message.content, str) else ""
+    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+    said = reply_text(content, reasoning if isinstance(reasoning, str) else "")
     native = getattr(message, "tool_calls", None) or []
+    if reply.choices[0].finish_reason == "length" and said and not strip_think(content):
+        # Thinking cut off by max_tokens is no answer, whatever options it weighed.
+        raise ModelReplyError(f"the model's reply was cut off while thinking ({model})")
     usage = getattr(reply, "usage", None)
     tokens = (_tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"))
     if not names:
-        text = strip_think(content)
-        if not text:
+        if not said:
             raise ModelReplyError(f"the model returned an empty reply ({model})")
-        return Completion(text, *tokens)
-    calls: list[ToolCall] = []
-    errors: list[str] = []
-    for call in native:
-        parsed = parse_reply(
-            json.dumps({"name": call.function.name, "arguments": call.function.arguments}),
-            known=names,
-        )
-        calls += [ToolCall(c.name, c.arguments, call.id) for c in parsed.calls]
-        errors += parsed.errors
-    parsed = parse_reply(content, known=names)
-    if not native:
-        calls, errors = list(parsed.calls), list(parsed.errors)
+        return Completion(said, *tokens)
+    parsed = parse_reply(said, known=names)
+    calls, errors = list(parsed.calls), list(parsed.errors)
+    if native:
+        calls, errors = [], []
+        for number, call in enumerate(native, 1):
+            function = getattr(call, "function", None)
+            raw = {"name": getattr(function, "name", None),
+                   "arguments": getattr(function, "arguments", None) or {}}  # fmt: skip
+            found, why = read_call(raw, names)
+            if found is None:
+                errors.append(f"tool call {number}: {why}")
+            else:
+                calls.append(ToolCall(found.name, found.arguments, getattr(call, "id", None)))
     if not calls and not errors and not parsed.text:
         raise ModelReplyError(f"the model returned an empty reply ({model})")
     return Completion(parsed.text, *tokens, tuple(calls), tuple(errors))
+
+
+class _MalformedReply(Exception):
+    """An HTTP 200 whose body is no usable chat completion: a fault of the server."""
+
+
+def _well_formed(reply: Any) -> Any:
+    """`reply` if it holds a first choice with a message and a finish_reason.
+
+    Raises:
+        _MalformedReply: It does not (the server sent no choice, a null message, ...).
+    """
+    choices = getattr(reply, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise _MalformedReply("no choice in the reply")
+    if getattr(choices[0], "message", None) is None:
+        raise _MalformedReply("a null message")
+    if getattr(choices[0], "finish_reason", None) is None:
+        raise _MalformedReply("no finish_reason")
+    return reply
+
+
+def _malformed(exc: BaseException) -> bool:
+    return isinstance(exc, _MalformedReply)
 
 
 def _with_tool_text(messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> list[Message]:
@@ -320,12 +390,19 @@ def _rejects_tools(message: str) -> bool:
     return "tool" in lowered or "function" in lowered
 
 
-def _replica_failure(exc: Exception) -> bool:
-    """Failures that another replica may not have: connection, timeout, 429, 5xx."""
+def _replica_failure(exc: BaseException) -> bool:
+    """Failures that another replica may not have: connection, timeout, 429, 5xx, a
+    malformed reply."""
     import openai
 
-    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+    if isinstance(exc, openai.APIConnectionError | _MalformedReply):  # includes timeouts
         return True
     return isinstance(exc, openai.APIStatusError) and (
         exc.status_code == 429 or exc.status_code >= 500
     )
+
+
+def _refusal(status: int) -> bool:
+    """A 4xx that refuses this request (a frame the server cannot read, a prompt too long),
+    not the client's key, model or rate: another request may well pass."""
+    return 400 <= status < 500 and status not in (401, 403, 404, 408, 409, 429)

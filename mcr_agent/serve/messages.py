@@ -4,10 +4,11 @@ and assistant tool calls, each malformed piece named in a `RequestError` (HTTP 4
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from tools.replies import json_value
 
 __all__ = ["Media", "RequestError", "conversation"]
 
@@ -99,9 +100,9 @@ def _call(call: Any, where: str) -> dict[str, Any]:
     if not isinstance(function, dict) or not isinstance(function.get("name"), str):
         raise RequestError(f"{where}: each call needs function.name", param=where)
     arguments = function.get("arguments") or "{}"
-    if isinstance(arguments, str):
-        with contextlib.suppress(json.JSONDecodeError):
-            arguments = json.loads(arguments)
+    if isinstance(arguments, str):  # written by a model: JSON or a Python literal
+        with contextlib.suppress(ValueError):
+            arguments = json_value(arguments)
     return {
         "id": call.get("id"),
         "type": "function",

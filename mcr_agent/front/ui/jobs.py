@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ...errors import MCRAgentError
+from ...errors import MCRAgentError, ModelServerError
 from ..answer import Answer
 from ..api import Agent, Mode
 
@@ -180,7 +180,9 @@ class JobBoard:
                 reused=report.reused,
                 counts=report.counts,
                 missing_captions=report.missing_captions,
-                caption_error=report.caption_error,
+                caption_error=report.caption_error  # else why the server refused scenes
+                or "; ".join(dict.fromkeys(report.refused_captions.values()))
+                or None,
                 warnings=report.warnings,
             )
 
@@ -218,13 +220,16 @@ class JobBoard:
             mode=question.mode,
             progress=JobProgress(job),
         )
+        answer = None
         for event in events:
             for step in event.steps:
                 job.publish("step", **step.to_dict())
-            if event.answer is not None:
-                job.answer = event.answer
-        assert job.answer is not None  # the last event of a stream carries the answer
-        job.publish("answer", last=True, **job.answer.to_dict())
+            answer = event.answer or answer
+        assert answer is not None  # the last event of a stream carries the answer
+        if answer.status == "failed":  # the server failed: the job fails, with its one line
+            raise ModelServerError(answer.error or "the model server failed")
+        job.answer = answer
+        job.publish("answer", last=True, **answer.to_dict())
 
     def _run(self, job: Job, work: Callable[[Job], None]) -> None:
         try:

@@ -105,7 +105,8 @@ export function entryRow(entry, play, extra = "") {
 }
 
 export function chip(item, play) {
-  const text = `${span(item.start, item.end)} ${item.source}: ${item.text}`;
+  const by = item.cited_by ? ` (cited by ${item.cited_by})` : "";
+  const text = `${span(item.start, item.end)} ${item.source}${by}: ${item.text}`;
   return el("button", {
     type: "button",
     class: "chip",
@@ -131,9 +132,12 @@ export function stepRow(step) {
   );
 }
 
-// The answer card: letter, text, status line, evidence chips.
+// The answer card: letter, text, status line, evidence chips. A fallback's letter is our
+// guess, not the model's answer: it is not shown as the verdict, and the card says why.
 export function answerCard(answer, play, verified) {
+  const answered = !answer.status || answer.status === "answered";
   const status = [
+    answer.status || "answered",
     `confidence ${Number(answer.confidence).toFixed(2)}`,
     `route ${answer.route}`,
     verified ? `check: ${verified}` : "not verified",
@@ -144,10 +148,11 @@ export function answerCard(answer, play, verified) {
     el(
       "div",
       { class: "verdict" },
-      answer.choice ? el("span", { class: "letter", text: answer.choice }) : null,
+      answered && answer.choice ? el("span", { class: "letter", text: answer.choice }) : null,
       el("span", { class: "answer-text", text: answer.answer }),
     ),
     el("p", { class: "status", text: status }),
+    answer.error ? el("p", { class: "status", text: `why: ${answer.error}` }) : null,
     el("div", { class: "chips" }, chips.length ? chips : el("span", { class: "dim", text: "no evidence cited" })),
   ];
 }
