@@ -14,7 +14,7 @@ from mcr_agent.front.media import make_scenes_video
 from mcr_agent.model.captioner import VLMCaptioner
 from mcr_agent.model.client import OpenAIVideoLLM
 from memory.ocr import KeyframeReader
-from tests.fake_openai import FakeOpenAIServer, Request, dead_url
+from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Request, dead_url
 from tests.scripted_llm import LookReply, ScriptedPerceiver
 
 # Ground truth of the shared video: (seconds, on-screen text, speech) per scene.
@@ -118,7 +118,7 @@ def captioner_for(srv: FakeOpenAIServer, *, concurrency: int = 2) -> VLMCaptione
         model="fake-vlm",
         max_concurrency=concurrency,
         max_retries=0,
-        timeout=30,
+        timeout=HANG_GUARD_S,
     )
     return VLMCaptioner(OpenAIVideoLLM(config))
 

@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from mcr_agent.front.cli import main
 from mcr_agent.front.media import make_scenes_video
 from tests.agent_model import HonestAgentModel
-from tests.fake_openai import FakeOpenAIServer, Reply, Request
+from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Reply, Request, wait_for
 
 # (video_id, videoID, duration, domain, sub_category, texts, speech, questions)
 VIDEOS = [
@@ -143,23 +143,37 @@ def test_a_dead_server_stops_the_run_and_the_same_command_resumes(
 
 
 def test_a_killed_run_resumes_without_duplicates(dataset: Path, tmp_path: Path) -> None:
+    """Killed between two questions: once the first record is on disk, the run's next model
+    request is held until the run has been killed, so exactly one record came before."""
     out = tmp_path / "out"
+    log = out / "agent.jsonl"
     args = ["--data", str(dataset), "--out", str(out), "--concurrency", "1"]
     env = {**os.environ, "MCR_CACHE_DIR": str(tmp_path / "cache")}
-    with FakeOpenAIServer(HonestAgentModel(), latency=0.3) as srv:
+    honest = HonestAgentModel()
+    held, release = threading.Event(), threading.Event()
+
+    def hold_after_the_first_record(request: Request) -> str | Reply:
+        if not release.is_set() and log.exists() and log.read_text().count("\n") >= 1:
+            held.set()
+            release.wait(HANG_GUARD_S)
+        return honest(request)
+
+    with FakeOpenAIServer(hold_after_the_first_record) as srv:
         proc = subprocess.Popen(
             [sys.executable, "-m", "evals.videomme", *args, "--base-url", srv.base_url],
             cwd=Path(__file__).parent.parent, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        log = out / "agent.jsonl"
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None:
-            if log.exists() and log.read_text().count("\n") >= 1:
-                break
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        try:
+            assert wait_for(lambda: held.is_set() or proc.poll() is not None)
+            assert held.is_set(), f"the run ended ({proc.returncode}) before its first record"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        finally:
+            release.set()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         with log.open("a") as f:
             f.write('{"question_id": "002-1", "torn')  # as if killed mid-write
         before = len(records_lenient(log))
