@@ -13,6 +13,7 @@ from mcr_agent import AgentConfig
 from mcr_agent.front.media import make_scenes_video
 from mcr_agent.model.captioner import VLMCaptioner
 from mcr_agent.model.client import OpenAIVideoLLM
+from memory import IndexSettings, VideoMemory, build_memory
 from memory.ocr import KeyframeReader
 from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Request, dead_url
 from tests.scripted_llm import LookReply, ScriptedPerceiver
@@ -84,6 +85,24 @@ def speech_memory_cache(speech_video: Path, tmp_path_factory: pytest.TempPathFac
         config = AgentConfig(base_url=srv.base_url, model="fake-vlm", cache_dir=cache)
         Agent(config).index(speech_video)
     return cache
+
+
+@pytest.fixture(scope="session")
+def ocr_memory_cache(speech_video: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache holding the speech video's memory with on-screen text and speech, built once
+    without a model server (so without captions)."""
+    cache = tmp_path_factory.mktemp("ocr-memory")
+    build_memory(speech_video, settings=IndexSettings(ocr=True), cache=cache)
+    return cache
+
+
+def ocr_memory(cache: Path, video: Path, folder: Path) -> VideoMemory:
+    """The memory of `ocr_memory_cache`, opened from a private copy in `folder` (tests may
+    extend or damage it); nothing is rebuilt."""
+    shutil.copytree(cache, folder, dirs_exist_ok=True)
+    memory, report = build_memory(video, settings=IndexSettings(ocr=True), cache=folder)
+    assert report.reused
+    return memory
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ from mcr_agent.loop.update import update
 from mcr_agent.loop.verify import verify
 from mcr_agent.model.client import Completion
 from mcr_agent.model.meter import Meter
-from memory import IndexSettings, VideoMemory, build_memory
+from memory import VideoMemory
+from tests.conftest import ocr_memory
 from tests.scripted_llm import ScriptedLLM, call
 from tools import Evidence, WebResult
 
@@ -40,9 +41,10 @@ class StubWeb:
 
 
 @pytest.fixture(scope="module")
-def mem(speech_video: Path, tmp_path_factory: pytest.TempPathFactory) -> VideoMemory:
-    cache = tmp_path_factory.mktemp("agent-nodes")
-    return build_memory(speech_video, settings=IndexSettings(ocr=True), cache=cache)[0]
+def mem(
+    speech_video: Path, ocr_memory_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> VideoMemory:
+    return ocr_memory(ocr_memory_cache, speech_video, tmp_path_factory.mktemp("agent-nodes"))
 
 
 def deps_for(mem: VideoMemory, llm: ScriptedLLM, **budget: Any) -> Deps:

@@ -13,6 +13,7 @@ import pytest
 
 from mcr_agent.errors import ModelReplyError
 from memory import Entry, Frame, IndexSettings, Level, VideoMemory, build_memory
+from tests.conftest import ocr_memory
 from tests.fake_openai import HANG_GUARD_S, dead_url
 from tests.scripted_llm import ScriptedPerceiver
 from tools import (
@@ -46,9 +47,10 @@ class StubWeb:
 
 
 @pytest.fixture(scope="module")
-def mem(speech_video: Path, tmp_path_factory: pytest.TempPathFactory) -> VideoMemory:
-    cache = tmp_path_factory.mktemp("text-tools")
-    return build_memory(speech_video, settings=IndexSettings(ocr=True), cache=cache)[0]
+def mem(
+    speech_video: Path, ocr_memory_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> VideoMemory:
+    return ocr_memory(ocr_memory_cache, speech_video, tmp_path_factory.mktemp("text-tools"))
 
 
 @pytest.fixture(scope="module")
