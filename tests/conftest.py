@@ -14,8 +14,8 @@ from mcr_agent.front.media import make_scenes_video
 from mcr_agent.model.captioner import VLMCaptioner
 from mcr_agent.model.client import OpenAIVideoLLM
 from memory import IndexSettings, VideoMemory, build_memory
-from memory.ocr import KeyframeReader
 from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Request, dead_url
+from tests.frame_reader import FrameReader
 from tests.scripted_llm import LookReply, ScriptedPerceiver
 
 # Ground truth of the shared video: (seconds, on-screen text, speech) per scene.
@@ -64,7 +64,7 @@ def honest_responder(request: Request) -> str:
     summaries join the items they were given. Nothing is canned.
     """
     if request.images:
-        reader = KeyframeReader()
+        reader = FrameReader()
         seen = [reader.read(img).replace("\n", " ") for img in request.images]
         times = ", ".join(f"{t:.1f}s" for t in request.image_timestamps if t is not None)
         speech = _SPEECH.search(request.texts)

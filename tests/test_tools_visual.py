@@ -14,8 +14,8 @@ import pytest
 
 from mcr_agent.errors import ModelReplyError
 from memory import Entry, Frame, Hit, Level, VideoMemory
-from memory.ocr import KeyframeReader
 from tests.conftest import CUTS, ocr_memory
+from tests.frame_reader import FrameReader
 from tools import (
     Evidence,
     FrameLimits,
@@ -40,7 +40,7 @@ def mem(
 
 
 def _read(frames: Sequence[Frame]) -> list[tuple[float, str]]:
-    reader = KeyframeReader()
+    reader = FrameReader()
     return [(f.time, reader.read(f.jpeg).replace("\n", " ")) for f in frames]
 
 
