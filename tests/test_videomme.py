@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pandas as pd  # type: ignore[import-untyped]
 import pytest
 from click.testing import CliRunner
 
+from mcr_agent import Agent, AgentConfig
 from mcr_agent.front.cli import main
 from mcr_agent.front.media import make_scenes_video
 from tests.agent_model import HonestAgentModel
@@ -72,6 +74,24 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def dataset_memories(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache with the dataset videos' memories as a run builds them (captioned by the
+    honest model), for the tests about resuming and failures rather than indexing."""
+    cache = tmp_path_factory.mktemp("videomme-memories")
+    with FakeOpenAIServer(HonestAgentModel()) as srv:
+        agent = Agent(AgentConfig(base_url=srv.base_url, model="fake-vlm", cache_dir=cache))
+        for _, name, *_ in VIDEOS:
+            agent.index(dataset / "videos" / f"{name}.mp4")
+    return cache
+
+
+@pytest.fixture
+def indexed(dataset_memories: Path, tmp_path: Path) -> Path:
+    """The test's cache folder (MCR_CACHE_DIR) holding a copy of `dataset_memories`."""
+    return Path(shutil.copytree(dataset_memories, tmp_path / "cache", dirs_exist_ok=True))
+
+
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, ["eval", "videomme", *args])
     return result.exit_code, result.stdout, result.stderr
@@ -115,7 +135,7 @@ def test_agent_and_direct_runs_write_the_official_reports(dataset: Path, tmp_pat
 
 
 def test_a_dead_server_stops_the_run_and_the_same_command_resumes(
-    dataset: Path, tmp_path: Path
+    dataset: Path, indexed: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     honest = HonestAgentModel()
@@ -142,13 +162,15 @@ def test_a_dead_server_stops_the_run_and_the_same_command_resumes(
     assert set(ids) == {"001-1", "001-2", "002-1", "002-2"} and max(ids.values()) == 1
 
 
-def test_a_killed_run_resumes_without_duplicates(dataset: Path, tmp_path: Path) -> None:
+def test_a_killed_run_resumes_without_duplicates(
+    dataset: Path, indexed: Path, tmp_path: Path
+) -> None:
     """Killed between two questions: once the first record is on disk, the run's next model
     request is held until the run has been killed, so exactly one record came before."""
     out = tmp_path / "out"
     log = out / "agent.jsonl"
     args = ["--data", str(dataset), "--out", str(out), "--concurrency", "1"]
-    env = {**os.environ, "MCR_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, "MCR_CACHE_DIR": str(indexed)}
     honest = HonestAgentModel()
     held, release = threading.Event(), threading.Event()
 
@@ -208,7 +230,9 @@ def test_bad_inputs_are_one_line_errors(dataset: Path, tmp_path: Path) -> None:
     assert code == 1 and "no model server answers" in err
 
 
-def test_an_unreadable_video_is_reported_and_the_run_goes_on(dataset: Path, tmp_path: Path) -> None:
+def test_an_unreadable_video_is_reported_and_the_run_goes_on(
+    dataset: Path, indexed: Path, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     (data / "videos").mkdir(parents=True)
     rows = [r for r in _rows() if r["videoID"] in ("vidGate7B02", "vidRedCar01")][:4]
