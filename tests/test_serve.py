@@ -22,6 +22,7 @@ from tests.serve_helpers import (
     free_port,
     make_video,
     png_url,
+    serve_app,
     serve_process,
     wait_for,
 )
@@ -195,21 +196,32 @@ def test_agent_client_reads_the_server(server: str) -> None:
 
 
 def test_remote_code_model_with_its_own_class(tiny_vlm: Path, tmp_path: Path) -> None:
-    """InternVideo3 ships its model class as remote code; the server loads such a model."""
+    """InternVideo3 ships its model class as remote code; the server loads such a model (in
+    this process: `mcr-agent serve` itself is the module's server)."""
+    from mcr_agent.serve.app import create_app
+    from mcr_agent.serve.inputs import Limits
+    from mcr_agent.serve.loading import load_engine
+
     remote = copy_remote(tiny_vlm, tmp_path / "remote")
-    with serve_process(remote, "--served-model-name", "internvideo-test") as url:
-        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
-        reply = client.chat.completions.create(
-            model="internvideo-test",
-            messages=[
-                {
-                    "role": "user",
-                    "content": [image(png_url(64, 64)), {"type": "text", "text": "hi"}],
-                }
-            ],
-            max_tokens=4,
-        )
-        assert reply.usage is not None and reply.usage.completion_tokens >= 1
+    engine = load_engine(str(remote), Limits(), device="cpu", name="internvideo-test")
+    try:
+        assert type(engine.model).__module__.startswith("transformers_modules.")
+        with serve_app(create_app(engine)) as url:
+            client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+            reply = client.chat.completions.create(
+                model="internvideo-test",
+                messages=[
+                    {
+                        "role": "user",
+                        "content": [image(png_url(64, 64)), {"type": "text", "text": "hi"}],
+                    }
+                ],
+                max_tokens=4,
+            )
+            assert reply.usage is not None and reply.usage.completion_tokens >= 1
+    finally:
+        engine.close()
+        engine.join()
 
 
 def test_ask_runs_the_agent_loop_on_the_served_model(
