@@ -206,11 +206,11 @@ def test_answer_without_a_proposal_still_picks_a_letter(mem: VideoMemory) -> Non
 
 
 def test_a_model_that_never_answers_is_stopped_by_the_budget(
-    speech_video: Path, tmp_path: Path
+    speech_video: Path, cache_with_speech_memory: Path
 ) -> None:
     replies = [call("memory_search", query=f"car {i}") for i in range(3)]
     llm = ScriptedLLM(list(replies))
-    config = AgentConfig(base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path,
+    config = AgentConfig(base_url="http://127.0.0.1:9/v1", cache_dir=cache_with_speech_memory,
                          budget=Budget(max_steps=3))  # fmt: skip
     result = Agent(config, llm=llm, web=StubWeb()).run(speech_video, QUESTION, OPTIONS)
     llm.assert_consumed()

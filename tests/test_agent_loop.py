@@ -310,13 +310,15 @@ def test_a_moved_video_reuses_its_memory_and_reads_the_new_file(
     assert result.route == "fine-grained"  # its high-resolution frames came from the new file
 
 
-def test_a_client_that_does_not_filter_tool_names(speech_video: Path, tmp_path: Path) -> None:
+def test_a_client_that_does_not_filter_tool_names(
+    speech_video: Path, cache_with_speech_memory: Path
+) -> None:
     from tests.scripted_llm import ScriptedLLM, call
 
     llm = ScriptedLLM([call("teleport", start=1), call("answer", answer="the red car", choice="B",
                        evidence=[{"start": 9, "end": 12}])])  # fmt: skip
     llm.replies.append(Completion('{"supported": true, "confidence": 0.8, "reason": "said"}'))
-    config = AgentConfig(base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path)
+    config = AgentConfig(base_url="http://127.0.0.1:9/v1", cache_dir=cache_with_speech_memory)
     result = Agent(config, llm=llm, web=NoWeb()).run(  # type: ignore[arg-type]
         speech_video, "What is parked?", ["A. a blue truck", "B. the red car"]
     )
