@@ -30,8 +30,10 @@ CUTS = [5.0, 9.0, 15.0]
 
 @pytest.fixture(autouse=True)
 def _no_real_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test may reach a real model server or the user's cache."""
+    """No test may reach a real model server or the user's cache; the fake servers' replies
+    (OCR of every frame sent) are never cut short by a client timeout on a busy machine."""
     monkeypatch.setenv("MCR_BASE_URL", dead_url())
+    monkeypatch.setenv("MCR_TIMEOUT", str(HANG_GUARD_S))
     monkeypatch.setenv("MCR_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("MCR_MODEL", raising=False)
     monkeypatch.delenv("MCR_API_KEY", raising=False)
@@ -82,7 +84,9 @@ def speech_memory_cache(speech_video: Path, tmp_path_factory: pytest.TempPathFac
 
     cache = tmp_path_factory.mktemp("speech-memory")
     with FakeOpenAIServer(honest_responder) as srv:
-        config = AgentConfig(base_url=srv.base_url, model="fake-vlm", cache_dir=cache)
+        config = AgentConfig(
+            base_url=srv.base_url, model="fake-vlm", cache_dir=cache, timeout=HANG_GUARD_S
+        )
         Agent(config).index(speech_video)
     return cache
 

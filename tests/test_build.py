@@ -320,7 +320,8 @@ def test_other_model_recaptions(speech_video: Path, tmp_path: Path) -> None:
     settings = IndexSettings(asr=False)
     with FakeOpenAIServer(lambda r: "caption") as srv:
         build_memory(speech_video, settings=settings, cache=tmp_path, captioner=captioner_for(srv))
-        other = VLMCaptioner(OpenAIVideoLLM(AgentConfig(base_url=srv.base_url, model="other")))
+        config = AgentConfig(base_url=srv.base_url, model="other", timeout=HANG_GUARD_S)
+        other = VLMCaptioner(OpenAIVideoLLM(config))
         before = len(srv.requests)
         memory, _ = build_memory(speech_video, settings=settings, cache=tmp_path, captioner=other)
         assert len([r for r in srv.requests[before:] if r.images]) == len(memory.scenes)

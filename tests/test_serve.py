@@ -189,7 +189,7 @@ def test_agent_client_reads_the_server(server: str) -> None:
     from mcr_agent import AgentConfig
     from mcr_agent.model.client import OpenAIVideoLLM
 
-    llm = OpenAIVideoLLM(AgentConfig(base_url=server))
+    llm = OpenAIVideoLLM(AgentConfig(base_url=server, timeout=HANG_GUARD_S))
     assert llm.ping() == "tiny-qwen3vl"
     reply = llm.complete([{"role": "user", "content": "hello"}], max_tokens=4)
     assert reply.text and 1 <= reply.completion_tokens <= 4 and reply.prompt_tokens > 0
@@ -241,9 +241,9 @@ def test_ask_runs_the_agent_loop_on_the_served_model(
 
     monkeypatch.setenv("MCR_CACHE_DIR", str(cache_with_speech_memory))
     monkeypatch.setenv("MCR_BASE_URL", server)
-    # The random model never stops before max_tokens: one reasoning step keeps the calls few,
-    # and a slow machine must not turn into timeouts and retries.
-    monkeypatch.setenv("MCR_TIMEOUT", str(HANG_GUARD_S))
+    # The random model never stops before max_tokens: one reasoning step keeps the calls few
+    # (and MCR_TIMEOUT is the hang guard, set for every test, so a slow machine does not turn
+    # into timeouts and retries).
     question = ["What does the speaker say is parked?", "--option", "A. a truck"]
     result = CliRunner().invoke(
         main,

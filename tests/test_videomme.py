@@ -80,7 +80,10 @@ def dataset_memories(dataset: Path, tmp_path_factory: pytest.TempPathFactory) ->
     honest model), for the tests about resuming and failures rather than indexing."""
     cache = tmp_path_factory.mktemp("videomme-memories")
     with FakeOpenAIServer(HonestAgentModel()) as srv:
-        agent = Agent(AgentConfig(base_url=srv.base_url, model="fake-vlm", cache_dir=cache))
+        config = AgentConfig(
+            base_url=srv.base_url, model="fake-vlm", cache_dir=cache, timeout=HANG_GUARD_S
+        )
+        agent = Agent(config)
         for _, name, *_ in VIDEOS:
             agent.index(dataset / "videos" / f"{name}.mp4")
     return cache
