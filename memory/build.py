@@ -114,7 +114,7 @@ def build_memory(
     if subs:
         digest = hashlib.blake2b("\n".join(repr(e) for e in subs).encode(), digest_size=8)
         settings = replace(settings, subtitles_digest=digest.hexdigest())
-    embedder = embedder or SentenceEmbedder(settings.embed_model)
+    embedder = embedder or SentenceEmbedder(settings.embed_model, cache=cache)
     folder = memory_folder(info.path, settings, cache)
     report = BuildReport(folder)
     with cache_errors(folder.parent):
@@ -415,6 +415,9 @@ class _Build:
             "models": {
                 "asr": self.settings.asr_model,
                 "embed": self.embedder.name,
+                # Which runtime made the vectors (both make the same ones); custom
+                # embedders may not say.
+                "embed_runtime": getattr(self.embedder, "runtime", None),
                 "caption": self.captioner.name if self.captioner else None,
             },
             "prompt_versions": dict(self.captioner.prompt_versions) if self.captioner else {},

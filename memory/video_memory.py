@@ -74,7 +74,8 @@ class VideoMemory:
             scenes,
             entries,
             index,
-            embedder or SentenceEmbedder(model),
+            # The memory's cache folder holds the embedding model's ONNX export.
+            embedder or SentenceEmbedder(model, cache=folder.parent),
         )
         memory.load_seconds = time.perf_counter() - start
         return memory
