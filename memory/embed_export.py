@@ -103,7 +103,10 @@ def _export(stack: PlainStack, target: Path) -> None:
     import torch
 
     module = _pooled_module(stack)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
+    prefix = f".{target.name}.export-"
+    for stale in target.parent.glob(f"{prefix}*"):  # a process killed mid-export (we hold the lock)
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
     try:
         names = ["input_ids", "attention_mask", "token_type_ids"]
         ids = torch.tensor([[101, 7592, 2088, 102, 0], [101, 2023, 2003, 1037, 102]])
