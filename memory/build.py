@@ -124,7 +124,7 @@ def build_memory(
     sink = progress or _NullProgress()
     info = video if isinstance(video, VideoInfo) else probe(video)
     subs, tracks, settings = _text_tracks(info, subtitles, settings)
-    embedder = embedder or SentenceEmbedder(settings.embed_model)
+    embedder = embedder or SentenceEmbedder(settings.embed_model, cache=cache)
     folder = memory_folder(info.path, settings, cache)
     report = BuildReport(folder)
     with cache_errors(folder.parent):
@@ -488,6 +488,9 @@ class _Build:
             "models": {
                 "asr": self.settings.asr_model,
                 "embed": self.embedder.name,
+                # Which runtime made the vectors (both make the same ones); custom
+                # embedders may not say.
+                "embed_runtime": getattr(self.embedder, "runtime", None),
                 "caption": self.captioner.name if self.captioner else None,
             },
             "prompt_versions": dict(self.captioner.prompt_versions) if self.captioner else {},

@@ -115,6 +115,21 @@ def cache_with_speech_memory(speech_memory_cache: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(speech_memory_cache, tmp_path / "cache", dirs_exist_ok=True))
 
 
+@pytest.fixture(scope="session")
+def embedder_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder holding the default embedding model's ONNX export (made once here,
+    by the real exporter); copy its ``embedders`` folder into a cache to skip the export."""
+    from memory.embed import DEFAULT_EMBED_MODEL, resolve_model
+    from memory.embed_export import ensure_export
+    from memory.embed_onnx import plain_stack
+
+    cache = tmp_path_factory.mktemp("embedder-exports")
+    stack = plain_stack(Path(resolve_model(DEFAULT_EMBED_MODEL)))
+    assert stack is not None, "the default model is a plain BERT mean-pooling stack"
+    ensure_export(stack, cache)
+    return cache
+
+
 @pytest.fixture
 def make_perceiver() -> Iterator[Callable[..., ScriptedPerceiver]]:
     """Makes scripted perceivers for tool tests; fails if one keeps unused replies."""

@@ -185,19 +185,38 @@ class Agent:
         progress: ProgressSink | None,
         seen: _Seen,
     ) -> Iterator[Event]:
-        from ..loop.graph import compiled_graph, recursion_limit
+        from ..loop.graph import recursion_limit
 
         deps = Deps(
             config=self.config,
             meter=meter,
-            load_memory=lambda: self._build(info, subtitles=subtitles, progress=progress)[0],
+            # `stream` has just pinged the server: captions need no second check.
+            load_memory=lambda: self._build(
+                info, subtitles=subtitles, progress=progress, server_up=True
+            )[0],
             tools=self._tools if self._tools is not None else _default_tools(),
             web=self._web if self._web is not None else _default_web(),
             video_path=info.path,
         )
-        steps: list[Step] = []
         budget = self.config.budget
         limit = recursion_limit(budget.max_steps, budget.max_verifications)
+        try:
+            yield from self._events(deps, question, options, meter, limit, seen)
+        finally:
+            deps.close()
+
+    def _events(
+        self,
+        deps: Deps,
+        question: str,
+        options: tuple[str, ...],
+        meter: Meter,
+        limit: int,
+        seen: _Seen,
+    ) -> Iterator[Event]:
+        from ..loop.graph import compiled_graph
+
+        steps: list[Step] = []
         for chunk in compiled_graph().stream(
             {"question": question, "options": list(options)},
             context=deps,
@@ -273,9 +292,10 @@ class Agent:
         force: bool = False,
         captions: bool = True,
         progress: ProgressSink | None = None,
+        server_up: bool = False,
     ) -> tuple[VideoMemory, BuildReport]:
         captioner = None
-        if captions and self.server_status() is None:
+        if captions and (server_up or self.server_status() is None):
             captioner = VLMCaptioner(self.llm)
         settings = replace(self.config.index, caption_concurrency=self.config.max_concurrency)
         return build_memory(
