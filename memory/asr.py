@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .clock import decode_audio
 from .errors import DependencyError
 from .records import Entry, Level
 from .settings import DEFAULT_ASR_MODEL
@@ -95,6 +97,9 @@ class WhisperTranscriber:
     ) -> list[Entry]:
         """Transcribe speech, skipping silence with voice activity detection.
 
+        Times are on the player's clock: the audio is decoded where its timestamps put it
+        (`clock.decode_audio`), so a track starting after the picture is heard late.
+
         Args:
             media: Path of the video or audio file.
             on_progress: Called with the end time of each recognized segment.
@@ -109,10 +114,13 @@ class WhisperTranscriber:
             language = "en"
         from faster_whisper import BatchedInferencePipeline
 
+        audio, offset = decode_audio(media)
+        if audio.size == 0:
+            return []
         # Batched decoding of VAD chunks: ~20% less CPU than sequential decoding on 2 cores,
         # same words; VAD (Silero) is on in this mode.
         segments, _info = BatchedInferencePipeline(model).transcribe(
-            media,
+            audio,
             language=language,
             beam_size=self.beam_size,
             batch_size=8,
@@ -131,7 +139,12 @@ class WhisperTranscriber:
                 entries.append(Entry(start, end, Level.ASR, self.source, text))
             if on_progress is not None:
                 on_progress(float(seg.end))
-        return entries
+        return [_on_player_clock(e, offset) for e in entries]
+
+
+def _on_player_clock(entry: Entry, offset: float) -> Entry:
+    """`entry` moved from decoded-audio time to the player's clock."""
+    return replace(entry, start=round(entry.start + offset, 3), end=round(entry.end + offset, 3))
 
 
 def split_at_pauses(

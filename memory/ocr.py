@@ -10,7 +10,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import DependencyError
+from .picture import readable
 from .records import Entry, Level, Scene
 
 __all__ = ["KeyframeReader", "read_scenes"]
@@ -47,9 +50,30 @@ class KeyframeReader:
                 noisy.setLevel(logging.ERROR)  # it resets its own level on start-up
             return _ENGINE[0]
 
-    def read(self, image: bytes | Any) -> str:
-        """Text lines of one image (JPEG bytes or BGR array), top to bottom, one per line."""
-        output = self._engine()(image)
+    def read(self, image: bytes | np.ndarray) -> str:
+        """Text lines of one image (JPEG bytes or BGR array), top to bottom, one per line.
+
+        Images of any shape are read: a strip too thin or too long for the detector is
+        wrapped or padded first (`picture.readable`). An image that cannot be decoded or
+        read gives no text (logged as a warning), never an exception.
+        """
+        import cv2
+
+        pixels = (
+            cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
+            if isinstance(image, bytes)
+            else image
+        )
+        if pixels is None:
+            logger.warning("OCR skipped an image that does not decode")
+            return ""
+        image = readable(pixels)
+        engine = self._engine()
+        try:
+            output = engine(image)
+        except Exception as exc:  # RapidOCR raises its own errors on odd inputs
+            logger.warning("OCR failed on a %dx%d image: %r", image.shape[1], image.shape[0], exc)
+            return ""
         texts: Sequence[str] = output.txts or ()
         scores: Sequence[float] = output.scores or ()
         return "\n".join(

@@ -26,14 +26,18 @@ class VideoInfo:
 
     Attributes:
         path: Absolute path of the file.
-        duration: Length in seconds.
+        duration: Where the picture ends on the player's clock, in seconds.
         fps: Average frame rate.
-        width: Display width in pixels (after rotation).
-        height: Display height in pixels (after rotation).
+        width: Width in pixels as shown (sample aspect ratio and rotation applied).
+        height: Height in pixels as shown (after rotation).
         rotation: Clockwise rotation in degrees that the display matrix asks for.
         has_audio: Whether the file has an audio stream.
         vfr: Whether the frame rate varies (frame times then come from timestamps).
         codec: Name of the video codec.
+        start_time: Where playback starts on the file's own timestamps, in seconds
+            (libavformat's format start time; an MPEG-TS capture's is often 1.4 s or hours).
+            Every time in the memory is on the player's clock: a stream timestamp in seconds
+            minus this.
     """
 
     path: str
@@ -45,6 +49,7 @@ class VideoInfo:
     has_audio: bool
     vfr: bool
     codec: str
+    start_time: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

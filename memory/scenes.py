@@ -1,7 +1,8 @@
 """Scene detection and keyframes from one decoding pass over the video.
 
 The video is decoded once with PyAV. Every frame is scaled down for PySceneDetect's
-AdaptiveDetector, fed with its exact presentation time (so variable frame rate is handled),
+AdaptiveDetector, fed with its exact presentation time (so variable frame rate is handled;
+times are on the player's clock, `clock.playback_origin`),
 and a frame every `sample_interval` seconds is kept as a model-sized JPEG; keyframes are
 then picked from those samples once the cuts are known, so no second pass or seek is needed.
 """
@@ -21,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from .clock import playback_origin, video_stream
 from .errors import VideoError
-from .frames import encode_jpeg, fit_size, small_bgr
+from .picture import encode_jpeg, scaled_size, small_bgr
 from .records import Keyframe, Scene, VideoInfo
 from .settings import IndexSettings
 
@@ -91,15 +93,16 @@ def scan_video(
     )
     result = ScanResult()
     cut_codes: list[Any] = []
-    next_sample = 0.0
+    next_sample = -math.inf
     next_report = 0.0
+    first = 0.0
     last_code = None
     start_pts: int | None = None
-    for frame, time_base in _decoded_frames(info.path, result):
+    for frame, time_base, origin in _decoded_frames(info.path, result):
+        t = float(frame.pts * time_base - origin)
         if start_pts is None:
-            start_pts = frame.pts
-        pts = frame.pts - start_pts
-        t = float(pts * time_base)
+            start_pts, first = frame.pts, t
+        pts = frame.pts - start_pts  # the detector's own clock starts at its first frame
         last_code = FrameTimecode(Timecode(pts, time_base), fps=rate)
         cut_codes += detector.process_frame(last_code, small_bgr(frame, settings.detect_width))
         if t >= next_sample:
@@ -115,7 +118,8 @@ def scan_video(
             f"{info.path}: no frame could be decoded (corrupt video); re-encode it with ffmpeg"
         )
     cut_codes += detector.post_process(last_code)
-    result.cuts = sorted({round(c.seconds, 3) for c in cut_codes if 0 < c.seconds < result.end})
+    cut_times = (first + c.seconds for c in cut_codes)
+    result.cuts = sorted({round(c, 3) for c in cut_times if first < c < result.end})
     if result.bad_packets:
         logger.debug("%s: skipped %d undecodable packets", info.path, result.bad_packets)
     if result.end < info.duration - 1.0:
@@ -131,8 +135,8 @@ def scan_video(
 _DONE = object()
 
 
-def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fraction]]:
-    """Yield (frame, time base) decoded in a background thread.
+def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fraction, Fraction]]:
+    """Yield (frame, time base, player origin in seconds) decoded in a background thread.
 
     Decoding runs on one core while the caller's per-frame work runs on the other (PyAV
     releases the GIL while decoding); on 2 cores this is ~1.4x faster than decoding and
@@ -155,9 +159,12 @@ def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fracti
     def decode() -> None:
         try:
             with av.open(path, metadata_errors="ignore") as container:
-                stream = container.streams.video[0]
+                stream = video_stream(container)
+                if stream is None:
+                    raise VideoError(f"{path} has no video stream")
                 stream.thread_type = "SLICE"
                 time_base = Fraction(stream.time_base or Fraction(1, 90000))
+                origin = Fraction(playback_origin(container)).limit_denominator(10**9)
                 for packet in container.demux(stream):
                     try:
                         decoded = packet.decode()
@@ -167,7 +174,7 @@ def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fracti
                             break
                         continue
                     for frame in decoded:
-                        if frame.pts is not None and not put((frame, time_base)):
+                        if frame.pts is not None and not put((frame, time_base, origin)):
                             return
         except av.FFmpegError as exc:  # damaged container: keep what decoded so far
             logger.debug("%s: demuxing stopped: %s", path, exc)
@@ -190,14 +197,19 @@ def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fracti
 
 
 def _even_size(info: VideoInfo, max_pixels: int) -> tuple[int, int]:
-    """Width and height (of the stored, unrotated frame) fitting `max_pixels`, even numbers."""
+    """Width and height (stored orientation, square pixels) fitting `max_pixels`, even."""
     w, h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
-    return fit_size(w, h, max_pixels)
+    return scaled_size(w, h, None, max_pixels)
 
 
 def _jpeg(frame: Any, size: tuple[int, int], info: VideoInfo, settings: IndexSettings) -> bytes:
     return encode_jpeg(
-        frame, size, rotation=info.rotation, quality=settings.keyframe_quality, path=info.path
+        frame,
+        size,
+        rotation=info.rotation,
+        quality=settings.keyframe_quality,
+        path=info.path,
+        max_pixels=settings.keyframe_max_pixels,
     )
 
 
