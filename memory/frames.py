@@ -336,7 +336,7 @@ class _Decoder:
                 target = math.floor((self.origin + Fraction(t)) / self.time_base)
             else:  # aim a second before the start: a seek to the first timestamp itself
                 # lands on the next keyframe in MPEG-TS
-                target = math.floor((min(self.origin, 0) - 1) / self.time_base)
+                target = math.floor((min(self.origin, Fraction(0)) - 1) / self.time_base)
             self._container.seek(target, stream=self.stream, backward=True, any_frame=False)
         except (av.FFmpegError, OSError) as exc:  # decode from wherever the demuxer is
             logger.debug("%s: seek to %.3f s failed: %s", self.path, t, exc)
