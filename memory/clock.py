@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from av.container import InputContainer
     from av.video.stream import VideoStream
 
-__all__ = ["AUDIO_RATE", "decode_audio", "playback_origin", "stream_span", "video_stream"]
+__all__ = [
+    "AUDIO_RATE",
+    "FrameTimes",
+    "decode_audio",
+    "playback_origin",
+    "stream_span",
+    "video_stream",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +78,31 @@ def stream_span(stream: VideoStream | AudioStream, origin: float) -> tuple[float
         return None
     start = float(stream.start_time * stream.time_base) - origin
     return start, start + float(stream.duration * stream.time_base)
+
+
+class FrameTimes:
+    """Presentation timestamps of decoded video frames, made up where the file has none.
+
+    Raw H.264/HEVC elementary streams (and some damaged files) carry no timestamps; players
+    show such a frame one frame interval after the previous one, at the stream's frame rate.
+    Call `reset` after seeking.
+    """
+
+    def __init__(self, stream: VideoStream) -> None:
+        time_base = Fraction(stream.time_base or Fraction(1, 90000))
+        rate = Fraction(stream.average_rate or stream.guessed_rate or stream.base_rate or 25)
+        self.step = max(1, round(1 / (rate * time_base)))
+        self._last: int | None = None
+
+    def reset(self) -> None:
+        self._last = None
+
+    def pts(self, frame_pts: int | None) -> int:
+        """The frame's own timestamp, or the previous one plus one frame interval."""
+        if frame_pts is None:
+            frame_pts = 0 if self._last is None else self._last + self.step
+        self._last = frame_pts
+        return frame_pts
 
 
 def decode_audio(

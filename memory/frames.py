@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .clock import playback_origin, stream_span, video_stream
+from .clock import FrameTimes, playback_origin, stream_span, video_stream
 from .errors import VideoError
 from .picture import scaled_size, shown, small_bgr, to_jpeg
 from .records import Frame
@@ -249,6 +249,7 @@ class _Decoder:
         else:
             self.duration = float(self._container.duration or 0) / 1_000_000
         self.sample_aspect_ratio = self.stream.sample_aspect_ratio
+        self._times = FrameTimes(self.stream)
         self.prev: _Decoded | None = None
         self.cur: _Decoded | None = None
         self.decoded = 0
@@ -338,8 +339,12 @@ class _Decoder:
                 # lands on the next keyframe in MPEG-TS
                 target = math.floor((min(self.origin, Fraction(0)) - 1) / self.time_base)
             self._container.seek(target, stream=self.stream, backward=True, any_frame=False)
-        except (av.FFmpegError, OSError) as exc:  # decode from wherever the demuxer is
+        except (av.FFmpegError, OSError) as exc:  # unseekable (a raw stream): from the start
             logger.debug("%s: seek to %.3f s failed: %s", self.path, t, exc)
+            self._container.close()
+            self._container, self.stream = _open(self.path)
+            self.stream.thread_type = "AUTO"
+        self._times.reset()
         self._frames = self._decode()
         self.prev, self.cur = None, next(self._frames, None)
 
@@ -356,9 +361,9 @@ class _Decoder:
                         return
                     continue
                 for frame in decoded:
-                    if frame.pts is not None:
-                        self.decoded += 1
-                        yield float(frame.pts * self.time_base - self.origin), frame
+                    self.decoded += 1
+                    pts = self._times.pts(frame.pts)
+                    yield float(pts * self.time_base - self.origin), frame
         except (av.FFmpegError, OSError) as exc:  # damaged container: keep what decoded
             logger.debug("%s: demuxing stopped: %s", self.path, exc)
 

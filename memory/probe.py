@@ -92,17 +92,29 @@ def _duration(container: Any, stream: Any, origin: float) -> float:
         return span[1]
     if container.duration:
         return float(container.duration) / 1_000_000
+    return _packet_end(container.name, origin)
+
+
+def _packet_end(path: str, origin: float) -> float:
+    """The end of the last video packet (player's clock), read from a fresh container; a
+    raw stream's packets have durations but no timestamps, so those are summed."""
     import av
 
-    end = 0.0
+    end = run = 0.0
     try:
-        container.seek(0)
-        for packet in container.demux(stream):
-            if packet.pts is not None and packet.time_base:
-                last = (packet.pts + (packet.duration or 0)) * packet.time_base
-                end = max(end, float(last) - origin)
+        with av.open(path, metadata_errors="ignore") as container:
+            stream = video_stream(container)
+            for packet in container.demux(stream):
+                if not packet.time_base:
+                    continue
+                run += float((packet.duration or 0) * packet.time_base)
+                if packet.pts is not None:
+                    last = (packet.pts + (packet.duration or 0)) * packet.time_base
+                    end = max(end, float(last) - origin)
+                else:
+                    end = max(end, run)
     except (av.FFmpegError, OSError) as exc:
-        logger.debug("%s: reading packet times stopped: %s", container.name, exc)
+        logger.debug("%s: reading packet times stopped: %s", path, exc)
     return end
 
 

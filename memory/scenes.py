@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .clock import playback_origin, video_stream
+from .clock import FrameTimes, playback_origin, video_stream
 from .errors import VideoError
 from .picture import encode_jpeg, scaled_size, small_bgr
 from .records import Keyframe, Scene, VideoInfo
@@ -165,6 +165,7 @@ def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fracti
                 stream.thread_type = "SLICE"
                 time_base = Fraction(stream.time_base or Fraction(1, 90000))
                 origin = Fraction(playback_origin(container)).limit_denominator(10**9)
+                times = FrameTimes(stream)
                 for packet in container.demux(stream):
                     try:
                         decoded = packet.decode()
@@ -174,7 +175,8 @@ def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fracti
                             break
                         continue
                     for frame in decoded:
-                        if frame.pts is not None and not put((frame, time_base, origin)):
+                        frame.pts = times.pts(frame.pts)
+                        if not put((frame, time_base, origin)):
                             return
         except av.FFmpegError as exc:  # damaged container: keep what decoded so far
             logger.debug("%s: demuxing stopped: %s", path, exc)
