@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["Entry", "Frame", "Hit", "Keyframe", "Level", "Scene", "VideoInfo"]
+__all__ = ["Entry", "Frame", "Hit", "Keyframe", "Level", "Scene", "TextFrame", "VideoInfo"]
 
 
 class Level(str, Enum):
@@ -64,6 +64,21 @@ class Keyframe:
 
 
 @dataclass(frozen=True)
+class TextFrame:
+    """A frame kept for OCR where on-screen text may have changed without a cut.
+
+    Attributes:
+        time: When the frame is shown, in video seconds.
+        since: When the change it shows began (its text is on screen from then).
+        path: JPEG file inside the memory folder.
+    """
+
+    time: float
+    since: float
+    path: str
+
+
+@dataclass(frozen=True)
 class Frame:
     """A frame decoded for the model: its time in video seconds and its JPEG bytes."""
 
@@ -75,12 +90,14 @@ class Frame:
 
 @dataclass(frozen=True)
 class Scene:
-    """A unit of the video between two cuts (or a slice of an over-long shot)."""
+    """A unit of the video between two cuts (or a slice of an over-long shot): its
+    keyframes, and the frames where its on-screen text may have changed."""
 
     index: int
     start: float
     end: float
     keyframes: tuple[Keyframe, ...] = ()
+    text_frames: tuple[TextFrame, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -92,12 +109,17 @@ class Scene:
             "start": self.start,
             "end": self.end,
             "keyframes": [asdict(k) for k in self.keyframes],
+            "text_frames": [asdict(f) for f in self.text_frames],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scene:
         frames = tuple(Keyframe(float(k["time"]), str(k["path"])) for k in data["keyframes"])
-        return cls(int(data["index"]), float(data["start"]), float(data["end"]), frames)
+        text = tuple(
+            TextFrame(float(f["time"]), float(f["since"]), str(f["path"]))
+            for f in data.get("text_frames", ())
+        )
+        return cls(int(data["index"]), float(data["start"]), float(data["end"]), frames, text)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ import numpy as np
 from .clock import FrameTimes, playback_origin, video_stream
 from .errors import VideoError
 from .picture import encode_jpeg, scaled_size, small_bgr
-from .records import Keyframe, Scene, VideoInfo
+from .records import Keyframe, Scene, TextFrame, VideoInfo
+from .screen_text import TextWatch
 from .settings import IndexSettings
 
 __all__ = ["FrameSample", "ScanResult", "pick_keyframes", "scan_video", "split_scenes"]
@@ -35,10 +36,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FrameSample:
-    """A decoded frame kept for keyframes: its time and JPEG bytes."""
+    """A decoded frame kept for keyframes or OCR: its time and JPEG bytes (and, for OCR,
+    when the change it shows began)."""
 
     time: float
     jpeg: bytes
+    since: float | None = None
 
 
 @dataclass
@@ -48,6 +51,7 @@ class ScanResult:
     Attributes:
         cuts: Times of the detected cuts, in seconds, ascending.
         samples: Frames kept at regular intervals, ascending by time.
+        text_samples: Frames kept where on-screen text may have changed (`TextWatch`).
         end: Time where decoded video ends (less than the duration if the file is truncated).
         frames: Number of frames decoded.
         bad_packets: Packets that failed to decode and were skipped.
@@ -55,6 +59,7 @@ class ScanResult:
 
     cuts: list[float] = field(default_factory=list)
     samples: list[FrameSample] = field(default_factory=list)
+    text_samples: list[FrameSample] = field(default_factory=list)
     end: float = 0.0
     frames: int = 0
     bad_packets: int = 0
@@ -67,7 +72,8 @@ def scan_video(
     on_progress: Callable[[float], None] | None = None,
     sample_interval: float | None = None,
 ) -> ScanResult:
-    """Decode the video once, detecting cuts and keeping regular frame samples.
+    """Decode the video once, detecting cuts, keeping regular frame samples and frames
+    where on-screen text may have changed.
 
     Args:
         info: The probed video.
@@ -92,6 +98,7 @@ def scan_video(
         min_scene_len=float(settings.min_scene_seconds),
     )
     result = ScanResult()
+    watch = TextWatch()
     cut_codes: list[Any] = []
     next_sample = -math.inf
     next_report = 0.0
@@ -104,10 +111,16 @@ def scan_video(
             start_pts, first = frame.pts, t
         pts = frame.pts - start_pts  # the detector's own clock starts at its first frame
         last_code = FrameTimecode(Timecode(pts, time_base), fps=rate)
-        cut_codes += detector.process_frame(last_code, small_bgr(frame, settings.detect_width))
+        small = small_bgr(frame, settings.detect_width)
+        cut_codes += detector.process_frame(last_code, small)
+        jpeg = None
         if t >= next_sample:
-            result.samples.append(FrameSample(t, _jpeg(frame, sample_size, info, settings)))
+            jpeg = _jpeg(frame, sample_size, info, settings)
+            result.samples.append(FrameSample(t, jpeg))
             next_sample = t + interval
+        if (since := watch.add(t, small)) is not None:
+            jpeg = jpeg or _jpeg(frame, sample_size, info, settings)
+            result.text_samples.append(FrameSample(t, jpeg, since))
         result.frames += 1
         result.end = t + 1.0 / max(info.fps, 1.0)
         if on_progress is not None and t >= next_report:
@@ -234,17 +247,20 @@ def pick_keyframes(
     samples: list[FrameSample],
     folder: Path,
     settings: IndexSettings,
+    text_samples: list[FrameSample] | None = None,
 ) -> list[Scene]:
-    """Choose keyframes per scene from the samples and write them as JPEG files.
+    """Choose keyframes per scene from the samples and write them as JPEG files, with the
+    text samples inside each scene.
 
     Args:
         spans: Scene spans from `split_scenes`.
         samples: Frame samples from `scan_video`.
         folder: Memory folder; files go to its ``keyframes/`` subfolder.
         settings: Keyframe interval and count.
+        text_samples: Frames where on-screen text may have changed, from `scan_video`.
 
     Returns:
-        The scenes with their keyframes (paths relative to `folder`).
+        The scenes with their keyframes and text frames (paths relative to `folder`).
     """
     times = np.array([s.time for s in samples])
     out_dir = folder / "keyframes"
@@ -265,7 +281,14 @@ def pick_keyframes(
             name = f"keyframes/{index:05d}_{samples[i].time:010.3f}.jpg"
             (folder / name).write_bytes(samples[i].jpeg)
             frames.append(Keyframe(round(samples[i].time, 3), name))
-        scenes.append(Scene(index, start, end, tuple(frames)))
+        texts = []
+        for sample in text_samples or ():
+            if start <= sample.time < end or (sample.time == end and index == len(spans) - 1):
+                name = f"keyframes/{index:05d}_{sample.time:010.3f}_text.jpg"
+                (folder / name).write_bytes(sample.jpeg)
+                since = max(start, sample.since if sample.since is not None else sample.time)
+                texts.append(TextFrame(round(sample.time, 3), round(since, 3), name))
+        scenes.append(Scene(index, start, end, tuple(frames), tuple(texts)))
     return scenes
 
 
