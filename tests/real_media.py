@@ -91,8 +91,8 @@ def offset_streams_video(path: str | Path, *, audio_offset: float) -> Path:
             texts=["ALPHA", "BRAVO"],
         )
         speech = media.make_speech_wav(Path(tmp) / "speech.wav", SENTENCE)
-        late = ["-itsoffset", f"{abs(audio_offset):g}"]
-        inputs = (
+        late: list[str | Path] = ["-itsoffset", f"{abs(audio_offset):g}"]
+        inputs: list[str | Path] = (
             ["-i", picture, *late, "-i", speech]
             if audio_offset >= 0
             else [*late, "-i", picture, "-i", speech]
@@ -152,9 +152,16 @@ def anamorphic_video(
     )
 
 
-def slide_video(path: str | Path, *, size: tuple[int, int] = (1280, 720), fps: float = 25) -> Path:
-    """32 s of one lecture slide (a title bar, a few shapes) whose last line, "Element of
-    the day: X", names ``ELEMENTS[i]`` from ``8 i`` to ``8 (i + 1)`` s; nothing else moves."""
+def slide_video(
+    path: str | Path,
+    *,
+    size: tuple[int, int] = (1280, 720),
+    fps: float = 25,
+    seconds: float = SLIDE_SECONDS,
+) -> Path:
+    """One lecture slide (a title bar, a few shapes) whose last line, "Element of the day:
+    X", names ``ELEMENTS[i]`` from ``i * seconds`` to ``(i + 1) * seconds``; nothing else
+    moves (32 s at the default 8 s per element)."""
     w, h = size
     k = w / 1280
 
@@ -172,7 +179,7 @@ def slide_video(path: str | Path, *, size: tuple[int, int] = (1280, 720), fps: f
         )
         return img
 
-    per = round(SLIDE_SECONDS * fps)
+    per = round(seconds * fps)
     frames = (slide(word) for word in ELEMENTS for _ in range(per))
     return encode(Path(path), frames, fps=fps, size=size)
 
@@ -255,3 +262,36 @@ def _pan(size: tuple[int, int], count: int) -> Iterator[np.ndarray]:
     for i in range(count):
         x = int(2 * w * i / max(1, count - 1))
         yield world[:, x : x + w].copy()
+
+
+SCORES = ("HOME 0 AWAY 0", "HOME 1 AWAY 0", "HOME 1 AWAY 1", "HOME 2 AWAY 1")
+SCORE_SECONDS = 4.0
+"""`scoreboard_video`: the box reads ``SCORES[i]`` from ``4 i`` to ``4 (i + 1)`` s."""
+
+
+def scoreboard_video(
+    path: str | Path, *, size: tuple[int, int] = (1280, 720), fps: float = 25
+) -> Path:
+    """16 s of moving footage (a panning texture, a moving disc) under a still score box in
+    the bottom-left corner whose text changes every 4 s to the next of `SCORES`."""
+    w, h = size
+    world = _texture(7, (w * 2, h))
+    box_w, box_h = int(w * 0.36), int(h * 0.11)
+    y0 = h - box_h - int(h * 0.05)
+
+    def frames() -> Iterator[np.ndarray]:
+        count = round(SCORE_SECONDS * fps)
+        for k in range(len(SCORES) * count):
+            x = int(w * k / (len(SCORES) * count))
+            img = world[:, x : x + w].copy()
+            t = k / fps
+            cx, cy = int(w / 2 + w / 4 * math.sin(t)), int(h / 3 + h / 6 * math.cos(1.3 * t))
+            cv2.circle(img, (cx, cy), h // 10, (30, 200, 230), -1)
+            x0 = int(w * 0.04)
+            cv2.rectangle(img, (x0, y0), (x0 + box_w, y0 + box_h), (20, 20, 20), -1)
+            text = SCORES[k // count]
+            cv2.putText(img, text, (x0 + 20, y0 + int(box_h * 0.72)), FONT, h / 480,
+                        (255, 255, 255), 3, cv2.LINE_AA)  # fmt: skip
+            yield img
+
+    return encode(Path(path), frames(), fps=fps, size=size)
