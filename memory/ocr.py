@@ -176,7 +176,7 @@ def _start(
         start = since
     else:
         changes = [s for t, s, _ in frames if s is not None and s <= time]
-        start = max((frames[j - 1][0] + time) / 2, *changes)
+        start = max([(frames[j - 1][0] + time) / 2, *changes])
     return max(start, scene_start if last is None else last)
 
 

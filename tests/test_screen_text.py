@@ -95,3 +95,44 @@ def test_same_text_tells_a_replaced_word_from_ocr_noise() -> None:
     line = "Introduction to Chemistry Element of the day: "
     assert not _same_text(line + "PLATINUM", line + "TUNGSTEN")
     assert not _same_text("HOME 1 AWAY 0", "HOME 1 AWAY 1")
+
+
+class ScriptedReader(KeyframeReader):
+    """Reads the text written into each test image's file name, without an OCR engine."""
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        super().__init__()
+        self.texts = texts
+        self.reads = 0
+
+    def read(self, image: bytes | np.ndarray) -> str:
+        self.reads += 1
+        assert isinstance(image, bytes)
+        return self.texts[image.decode()]
+
+
+def test_read_scenes_spans(tmp_path: Path) -> None:
+    from memory.ocr import read_scenes
+    from memory.records import Keyframe, Scene, TextFrame
+
+    names = {"k1": "OPEN", "k2": "OPEN", "t1": "CLOSED", "k3": "CLOSED", "k4": "LATE"}
+    for name in names:
+        (tmp_path / name).write_bytes(name.encode())  # not a picture: always read
+    scenes = [
+        Scene(0, 0.0, 10.0, (Keyframe(2.0, "k1"), Keyframe(6.0, "k2"))),
+        Scene(
+            1,
+            10.0,
+            30.0,
+            (Keyframe(12.0, "k3"), Keyframe(24.0, "k4")),
+            (TextFrame(11.0, 10.2, "t1"),),
+        ),
+    ]
+    reader = ScriptedReader(names)
+    entries = read_scenes(scenes, tmp_path, reader)
+    assert [(e.start, e.end, e.text) for e in entries] == [
+        (0.0, 10.0, "OPEN"),
+        (10.0, 18.0, "CLOSED"),  # the scene starts with it; the change is at 10.2
+        (18.0, 30.0, "LATE"),  # an undetected change: half way between the reads
+    ]
+    assert reader.reads == 5
