@@ -465,7 +465,7 @@ def main(argv: list[str] | None = None) -> None:
         changes = sum(len(s.text_frames) for s in scenes)
         rows.append(
             Row(
-                f"OCR keyframes only, as before text frames ({keys} read, {len(before)} texts)",
+                f"OCR keyframes only, no text frames ({keys} read, {len(before)} texts)",
                 t_before,
                 dur / t_before,
                 cpu=cpu_before,

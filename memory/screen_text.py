@@ -31,6 +31,7 @@ class TextWatch:
         step: Longest change (seconds from leaving a still value to reaching the next) that
             is a step.
         min_gap: Fewest seconds between two frames kept.
+        rate: Frames looked at per second at most (the others are skipped).
         block: Side of a grid block, in pixels of the frames given to `add`.
         margin: Blocks around a changing block that do not count as still either.
         wobble: Largest change of a block mean (grey levels, 0-255) that is not a change.
@@ -46,6 +47,7 @@ class TextWatch:
         settle: float = 0.5,
         step: float = 1.0,
         min_gap: float = 1.0,
+        rate: float = 12.0,
         block: int = 4,
         margin: int = 1,
         wobble: float = 6.0,
@@ -55,6 +57,7 @@ class TextWatch:
         self.settle = settle
         self.step = step
         self.min_gap = min_gap
+        self.rate = rate
         self.block = block
         self.margin = margin
         self.wobble = wobble
@@ -67,6 +70,7 @@ class TextWatch:
         self._fresh: np.ndarray = np.zeros(0, bool)  # blocks that never settled yet
         self._pending: float | None = None  # earliest change waiting to be read
         self._last_kept = -np.inf
+        self._last_seen = -np.inf
 
     def add(self, t: float, bgr: np.ndarray) -> float | None:
         """Take the frame shown at `t` seconds (a small BGR image, same size every call).
@@ -76,6 +80,9 @@ class TextWatch:
         """
         import cv2
 
+        if t - self._last_seen < 1.0 / self.rate:
+            return None
+        self._last_seen = t
         grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         h, w = grey.shape
         grid = (max(1, w // self.block), max(1, h // self.block))
