@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from mcr_agent.errors import DependencyError
+from mcr_agent.errors import DependencyError, VideoError
 from memory import Entry, Level, VideoMemory
 from memory.asr import DEFAULT_ASR_MODEL, WhisperTranscriber
+from memory.clock import AUDIO_RATE, decode_audio
 
 from .base import (
     Evidence,
@@ -44,8 +45,6 @@ logger = logging.getLogger(__name__)
 
 MAX_ON_DEMAND_SECONDS = 300.0
 """Longest window transcribed in one call; ASR on CPU takes seconds per minute of audio."""
-
-_RATE = 16_000  # what Whisper models expect
 
 
 class TranscriptArgs(WindowArgs):
@@ -223,42 +222,22 @@ class _Job:
 
 
 def _write_window_wav(video: str, start: float, end: float, out: Path) -> float | None:
-    """Write [start, end] s of the first audio stream as 16 kHz mono WAV.
+    """Write [start, end] s (player's clock) of the first audio stream as 16 kHz mono WAV.
 
     Returns:
         The video time of the WAV's first sample, or None if there is no audio there.
     """
-    import av
     import numpy as np
 
-    chunks: list[np.ndarray] = []
-    first: float | None = None
     try:
-        with av.open(video, metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                return None
-            stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=_RATE)
-            if start > 0 and stream.time_base:
-                container.seek(int(start / stream.time_base), stream=stream)
-            for frame in container.decode(stream):
-                if frame.time is not None and frame.time >= end:
-                    break
-                first = frame.time if first is None and frame.time is not None else first
-                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-    except (av.FFmpegError, OSError) as exc:
+        samples, first = decode_audio(video, start=start, end=end)
+    except VideoError as exc:
         raise ToolFailure(f"the audio of [{start:.1f}, {end:.1f}] s cannot be read: {exc}") from exc
-    if not chunks or first is None:
-        return None
-    # Seeking lands on a packet at or before `start`; cut the samples before it.
-    skip = max(0, round((start - first) * _RATE))
-    samples = np.concatenate(chunks)[skip : skip + round((end - start) * _RATE)]
     if samples.size == 0:
         return None
     with wave.open(str(out), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
-        wav.setframerate(_RATE)
-        wav.writeframes(samples.astype("<i2").tobytes())
-    return first + skip / _RATE
+        wav.setframerate(AUDIO_RATE)
+        wav.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return first
