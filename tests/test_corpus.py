@@ -25,10 +25,10 @@ from click.testing import CliRunner
 from mcr_agent import AgentConfig, ConfigError
 from mcr_agent.front.api import Agent
 from mcr_agent.front.cli import main
-from mcr_agent.front.corpus import find_videos
-from mcr_agent.front.corpus_cli import is_corpus
+from mcr_agent.front.corpus.cli import is_corpus
+from mcr_agent.front.corpus.jobs import find_videos
+from mcr_agent.front.corpus.ray_runner import ray_address
 from mcr_agent.front.media import make_scenes_video
-from mcr_agent.front.ray_runner import ray_address
 from tests.conftest import honest_responder
 from tests.fake_openai import FakeOpenAIServer, Request
 
@@ -243,8 +243,8 @@ def test_the_bar_lines_and_table_of_a_run(corpus: Path) -> None:
 
     from rich.console import Console
 
-    from mcr_agent.front.corpus import IndexJob, Outcome
-    from mcr_agent.front.corpus_view import print_summary, run_corpus
+    from mcr_agent.front.corpus.jobs import IndexJob, Outcome
+    from mcr_agent.front.corpus.view import print_summary, run_corpus
 
     clips = find_videos([corpus])
     jobs = [IndexJob(v) for v in clips]
