@@ -54,9 +54,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def snapshot(cache: Path) -> dict[str, object]:
-    """Every memory in a cache: its scenes' times and its entries (level, times, text)."""
+    """Every memory in a cache (a folder with a manifest; the cache also holds embedder
+    exports): its scenes' times and its entries (level, times, text)."""
     found: dict[str, object] = {}
-    for folder in sorted(p for p in cache.iterdir() if p.is_dir()):
+    for folder in sorted(p.parent for p in cache.glob("*/manifest.json")):
         entries = json.loads((folder / "entries.json").read_text())
         scenes = json.loads((folder / "scenes.json").read_text())
         found[folder.name] = (
