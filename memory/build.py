@@ -22,7 +22,7 @@ from .protocols import Captioner, Embedder, ProgressSink
 from .records import Entry, VideoInfo
 from .settings import SCHEMA_VERSION, IndexSettings
 from .stages import BuildReport, BuildStages
-from .store import cache_dir, cache_errors, fingerprint, read_json
+from .store import cache_dir, cache_errors, fingerprint, read_json, write_json
 from .subtitle_tracks import SubtitleTrack, choose_track, subtitle_tracks
 from .subtitles import read_subtitles
 from .video_memory import VideoMemory
@@ -109,6 +109,7 @@ def build_memory(
                 return memory, report
             folder.mkdir(parents=True, exist_ok=True)
             # Readers take no lock: without a manifest they never load a half-updated folder.
+            before = _files(folder)
             (folder / "manifest.json").unlink(missing_ok=True)
             stages = BuildStages(
                 info, settings, folder, subs, captioner, embedder, sink, report, tracks=tracks
@@ -116,12 +117,22 @@ def build_memory(
             try:
                 stages.run()
             except BaseException:
-                if not any(folder.iterdir()):
+                if manifest is not None and _files(folder) == before:
+                    # Nothing was rewritten (e.g. an ASR model that cannot load): the memory
+                    # that was complete before this run stays usable.
+                    write_json(folder / "manifest.json", manifest)
+                elif not any(folder.iterdir()):
                     folder.rmdir()
                 raise
             return VideoMemory.load(folder, embedder=embedder), report
     finally:
         lock.release()
+
+
+def _files(folder: Path) -> dict[str, int]:
+    """Each file of a memory folder (its top level) but the manifest, with its modification
+    time in ns."""
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.name != "manifest.json"}
 
 
 def _text_tracks(

@@ -207,6 +207,7 @@ def test_language_reaches_a_multilingual_model(fake_whisper: Any, quiet_video: P
 
     code, _, err = run("index", str(quiet_video), "--asr-model", "small", "--language", "xx")
     assert code == 1 and "unknown ASR language 'xx'" in err and err.count("\n") == 1
+    assert asr_hits(quiet_video, "Guten Morgen")  # a failed run keeps the complete memory
 
 
 def test_language_with_an_english_only_model_is_one_line(quiet_video: Path) -> None:
