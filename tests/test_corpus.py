@@ -231,11 +231,13 @@ def test_limit_threads_reaches_each_library() -> None:
         "limit_threads(1)\n"
         "import os, cv2, faiss, torch\n"
         "from memory.asr import WhisperTranscriber\n"
+        "from memory.embed_onnx import batch_threads\n"
         "print(thread_limit(), os.environ['OMP_NUM_THREADS'], torch.get_num_threads(),"
-        " cv2.getNumThreads(), faiss.omp_get_max_threads(), WhisperTranscriber().cpu_threads)\n"
+        " cv2.getNumThreads(), faiss.omp_get_max_threads(), WhisperTranscriber().cpu_threads,"
+        " batch_threads())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["1"] * 6
+    assert out.stdout.split() == ["1"] * 7
 
 
 def test_the_bar_lines_and_table_of_a_run(corpus: Path) -> None:
