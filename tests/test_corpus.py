@@ -256,7 +256,8 @@ def test_the_bar_lines_and_table_of_a_run(corpus: Path) -> None:
         def run(self, jobs: list[IndexJob]) -> list[Outcome]:
             return [
                 Outcome(video=jobs[0].video, status="indexed", duration=3.5, seconds=2.0,
-                        scenes=2, missing_captions=2),
+                        scenes=2, missing_captions=2,
+                        caption_error="the server refused scene 0: image too large [400]"),
                 Outcome(video=jobs[1].video, status="reused", duration=3.0),
                 Outcome.failure(jobs[2].video, "it is broken [really]: re-encode it", "VideoError"),
             ]  # fmt: skip
@@ -272,5 +273,8 @@ def test_the_bar_lines_and_table_of_a_run(corpus: Path) -> None:
     assert re.search(r"reused\s+\S*clip1.mp4", text)
     assert "it is broken [really]: re-encode it" in text  # not read as markup
     assert counts(text) == (1, 1, 1)
-    assert "1 video with scenes without captions" in text
+    assert (
+        "1 video with scenes without captions (the server refused scene 0: image too large" in text
+    )
+    assert "2 scenes lack captions: the server refused scene 0: image too large [400]" in text
     assert summary.indexed_seconds == 3.5 and [o.status for o in summary.failed] == ["failed"]
