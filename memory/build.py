@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,7 +27,14 @@ from .subtitle_tracks import SubtitleTrack, choose_track, subtitle_tracks
 from .subtitles import read_subtitles
 from .video_memory import VideoMemory
 
-__all__ = ["BuildReport", "build_memory", "find_memory", "memory_folder", "open_memory"]
+__all__ = [
+    "BuildReport",
+    "build_memory",
+    "find_memory",
+    "indexed_settings",
+    "memory_folder",
+    "open_memory",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -208,3 +215,14 @@ def find_memory(video: str | Path, cache: str | Path | None = None) -> Path | No
         if (read_json(m) or {}).get("complete")
     ]
     return max(found)[1] if found else None
+
+
+def indexed_settings(video: str | Path, cache: str | Path | None = None) -> IndexSettings | None:
+    """The settings the newest complete memory of `video` was built with (the options of the
+    `index` run that made it), or None if it was never indexed."""
+    folder = find_memory(video, cache)
+    saved = (read_json(folder / "manifest.json") or {}).get("settings") if folder else None
+    if not isinstance(saved, dict):
+        return None
+    names = {f.name for f in fields(IndexSettings)}
+    return IndexSettings(**{k: v for k, v in saved.items() if k in names})

@@ -53,6 +53,27 @@ def test_ask_prints_steps_then_the_answer_with_times(
     assert SECRET not in out + err
 
 
+def test_ask_uses_the_memory_index_built(
+    server: FakeOpenAIServer,
+    speech_video: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After `index --ocr --no-asr` (not the defaults), `ask` answers from that memory as it
+    is: it neither rebuilds it with its own defaults nor drops the on-screen text."""
+    cache = tmp_path / "own-cache"
+    monkeypatch.setenv("MCR_CACHE_DIR", str(cache))
+    code, _, err = run("index", str(speech_video), "--ocr", "--no-asr")
+    assert code == 0, err
+    [manifest] = cache.glob("*/manifest.json")
+    built = manifest.read_bytes()
+    assert json.loads(built)["settings"]["ocr"] is True
+    code, out, err = run("ask", str(speech_video), QUESTION, *OPTIONS, "--json", "--max-steps", "2")
+    assert code == 0, err
+    assert [manifest] == list(cache.glob("*/manifest.json"))
+    assert manifest.read_bytes() == built  # the memory was used, not rebuilt
+
+
 def test_ask_json_is_exactly_the_documented_object(
     server: FakeOpenAIServer, speech_video: Path, tmp_path: Path
 ) -> None:

@@ -198,6 +198,13 @@ def ask(
     config = AgentConfig.from_env(base_url=base_url, model=model)
     if max_steps is not None:
         config = config.replace(budget=dataclasses.replace(config.budget, max_steps=max_steps))
+    if subtitles is None and video.is_file():
+        from memory.build import indexed_settings
+
+        # The memory `index` built (with its options: --ocr, --asr-model, ...) is the one
+        # asked about; a video never indexed is indexed with the defaults.
+        indexed = indexed_settings(video, config.cache_dir)
+        config = config.replace(index=indexed) if indexed is not None else config
     agent = Agent(config)
     console = _err if as_json else _out
     answer = None
