@@ -70,6 +70,7 @@ def test_ask_uses_the_memory_index_built(
     assert json.loads(built)["settings"]["ocr"] is True
     code, out, err = run("ask", str(speech_video), QUESTION, *OPTIONS, "--json", "--max-steps", "2")
     assert code == 0, err
+    assert json.loads(out)["video"]["fingerprint"] in manifest.parent.name
     assert [manifest] == list(cache.glob("*/manifest.json"))
     assert manifest.read_bytes() == built  # the memory was used, not rebuilt
 
