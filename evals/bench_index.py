@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +37,8 @@ from memory.records import Entry, Keyframe, Level, Scene, VideoInfo
 from memory.scenes import pick_keyframes, scan_video, split_scenes
 from memory.settings import SCHEMA_VERSION, IndexSettings
 from memory.store import write_json
+
+from .scene_agreement import Agreement, agreement, footage_set
 
 ROOT = Path(__file__).resolve().parents[1]
 LATENCY, CONCURRENCY, MIN_CAPTION_SCENES = 0.5, 4, 40
@@ -78,6 +80,19 @@ _EXTRAS = (
 
 CPU: dict[str, float] = {}
 """Process CPU seconds of the last `timed` call, under key "last"."""
+
+
+class _CountingReader(KeyframeReader):
+    """A reader that counts the images it is asked to read (and reads them with `inner`)."""
+
+    def __init__(self, inner: KeyframeReader) -> None:
+        super().__init__(min_score=inner.min_score)
+        self.inner = inner
+        self.reads = 0
+
+    def read(self, image: bytes | np.ndarray) -> str:
+        self.reads += 1
+        return self.inner.read(image)
 
 
 def timed(fn: Callable[[], T]) -> tuple[T, float]:
@@ -357,6 +372,20 @@ def caption_bench(video: Path, cache: Path, duration: float, scenes: int) -> dic
         }
 
 
+def agreement_row(video: Path, out: Path) -> tuple[Row, Agreement]:
+    """Scene cuts against PySceneDetect's ``detect()`` at its defaults, within one frame,
+    on the footage spread and the benchmark video."""
+    agree, seconds = timed(lambda: agreement([*footage_set(out), video]))
+    row = Row(
+        f"cuts vs PySceneDetect detect(), ±1 frame, {len(agree.files)} files "
+        f"({agree.matched} both, {agree.extra} ours only, {agree.missed} library only)",
+        seconds,
+        None,
+        f"precision {agree.precision:.3f}, recall {agree.recall:.3f}",
+    )
+    return row, agree
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run every stage, print the table and write ``<out>/bench_index.json``."""
     parser = argparse.ArgumentParser(prog="python -m evals.bench_index", description=__doc__)
@@ -395,7 +424,7 @@ def main(argv: list[str] | None = None) -> None:
         def scenes_alone() -> list[Scene]:
             scan = scan_video(info, settings)
             spans = split_scenes(scan.cuts, scan.end, max_seconds=settings.max_scene_seconds)
-            return pick_keyframes(spans, scan.samples, tmp / "alone", settings)
+            return pick_keyframes(spans, scan.samples, tmp / "alone", settings, scan.text_samples)
 
         scenes, t_scenes = timed(scenes_alone)
         cpu_alone = {"scenes": CPU["last"]}
@@ -427,14 +456,29 @@ def main(argv: list[str] | None = None) -> None:
         reader, first = KeyframeReader(), tmp / "alone" / scenes[0].keyframes[0].path
         load = timed(lambda: reader.read(first.read_bytes()))[1]
         rows.append(Row("OCR engine load + first image (one-time)", load))
-        texts, t_ocr = timed(lambda: read_scenes(scenes, tmp / "alone", reader))
+        keyframes_only = [replace(s, text_frames=()) for s in scenes]
+        before, t_before = timed(lambda: read_scenes(keyframes_only, tmp / "alone", reader))
+        cpu_before = CPU["last"]
+        counter = _CountingReader(reader)
+        texts, t_ocr = timed(lambda: read_scenes(scenes, tmp / "alone", counter))
         cpu_alone["ocr"] = CPU["last"]
-        frames = sum(len(s.keyframes) for s in scenes)
+        keys = sum(len(s.keyframes) for s in scenes)
+        changes = sum(len(s.text_frames) for s in scenes)
         rows.append(
             Row(
-                f"OCR alone ({frames} keyframes, {len(texts)} texts)",
+                f"OCR keyframes only, no text frames ({keys} read, {len(before)} texts)",
+                t_before,
+                dur / t_before,
+                cpu=cpu_before,
+            )
+        )
+        rows.append(
+            Row(
+                f"OCR alone: {keys} keyframes + {changes} text frames "
+                f"({counter.reads} read, {len(texts)} texts)",
                 t_ocr,
                 dur / t_ocr,
+                f"(is {t_ocr / t_before:.2f}x keyframes only)",
                 cpu=CPU["last"],
             )
         )
@@ -502,6 +546,9 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
 
+        agree_row, agree = agreement_row(Path(video), args.out)
+        rows.append(agree_row)
+
         cap = caption_bench(Path(video), tmp / "cache", dur, len(scenes))
         n, t_cap = cap["scenes"], cap["seconds"].get("captions", float("nan"))
         ideal = n * LATENCY / CONCURRENCY
@@ -544,6 +591,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r.stage:<62} {r.seconds:>8.2f} {cpu:>7} {xrt:>7}  {r.target:<44} {verdict}")
     print(f"\nfull build report.seconds: {sec}\ncaptioned build report.seconds: {cap['seconds']}")
     print(f"1-h memory: random unit vectors (load does not depend on them); counts {counts}")
+    for f in agree.files:
+        if "library" in f:
+            print(
+                f"cuts differ on {f['file']} ({f['size']}): "
+                f"ours {f['ours']}, library {f['library']}"
+            )
     result = {
         "machine": facts,
         "video": info.to_dict(),
@@ -551,6 +604,7 @@ def main(argv: list[str] | None = None) -> None:
         "build_seconds": sec,
         "captions": cap,
         "hour_memory": {**loaded, **counts},
+        "scene_agreement": {"precision": agree.precision, "recall": agree.recall, **asdict(agree)},
     }
     (args.out / "bench_index.json").write_text(json.dumps(result, indent=1))
     print(f"wrote {args.out / 'bench_index.json'}")

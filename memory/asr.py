@@ -6,12 +6,14 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from mcr_agent.errors import ConfigError, DependencyError
 
 from .asr_filter import SpeechStats, Transcript, drop_reason
+from .clock import decode_audio
 from .records import Entry, Level
 from .settings import DEFAULT_ASR_MODEL
 from .threads import thread_limit
@@ -107,6 +109,9 @@ class WhisperTranscriber:
     ) -> list[Entry]:
         """Transcribe speech; the lines `run` keeps.
 
+        Times are on the player's clock: the audio is decoded where its timestamps put it
+        (`clock.decode_audio`), so a track starting after the picture is heard late.
+
         Args:
             media: Path of the video or audio file.
             on_progress: Called with the end time of each recognized segment.
@@ -144,10 +149,13 @@ class WhisperTranscriber:
         language = self._language(model, english_only)
         from faster_whisper import BatchedInferencePipeline
 
+        audio, offset = decode_audio(media)
+        if audio.size == 0:
+            return Transcript([], SpeechStats(Path(self.model_name).name, english_only, language))
         # Batched decoding of VAD chunks: ~20% less CPU than sequential decoding on 2 cores,
         # same words; VAD (Silero) is on in this mode.
         segments, info = BatchedInferencePipeline(model).transcribe(
-            media,
+            audio,
             language=language,
             beam_size=self.beam_size,
             batch_size=8,
@@ -171,7 +179,7 @@ class WhisperTranscriber:
             entries += self._kept_lines(seg, stats, sample_len)
             if on_progress is not None:
                 on_progress(float(seg.end))
-        return Transcript(entries, stats)
+        return Transcript([_on_player_clock(e, offset) for e in entries], stats)
 
     def _language(self, model: Any, english_only: bool) -> str | None:
         language = self.language.lower() if self.language else None
@@ -209,6 +217,11 @@ class WhisperTranscriber:
             else:
                 logger.debug("dropped %s [%.2f-%.2f] %r", reason.value, start, end, text)
         return kept
+
+
+def _on_player_clock(entry: Entry, offset: float) -> Entry:
+    """`entry` moved from decoded-audio time to the player's clock."""
+    return replace(entry, start=round(entry.start + offset, 3), end=round(entry.end + offset, 3))
 
 
 def split_at_pauses(

@@ -124,7 +124,7 @@ def build_memory(
     sink = progress or _NullProgress()
     info = video if isinstance(video, VideoInfo) else probe(video)
     subs, tracks, settings = _text_tracks(info, subtitles, settings)
-    embedder = embedder or SentenceEmbedder(settings.embed_model)
+    embedder = embedder or SentenceEmbedder(settings.embed_model, cache=cache)
     folder = memory_folder(info.path, settings, cache)
     report = BuildReport(folder)
     with cache_errors(folder.parent):
@@ -378,7 +378,9 @@ class _Build:
                 spans = split_scenes(
                     scan.cuts, scan.end, max_seconds=self.settings.max_scene_seconds
                 )
-                scenes = pick_keyframes(spans, scan.samples, self.folder, self.settings)
+                scenes = pick_keyframes(
+                    spans, scan.samples, self.folder, self.settings, scan.text_samples
+                )
                 self._save_scenes(scenes, scan)
         except BaseException:
             shutil.rmtree(keyframes, ignore_errors=True)  # no half-written stage on disk
@@ -405,7 +407,7 @@ class _Build:
         key = {"min_score": self.settings.ocr_min_score}
         if saved is not None and saved.get("settings") == key:
             return [Entry.from_dict(e) for e in saved["entries"]]
-        total = sum(len(s.keyframes) for s in scenes)
+        total = sum(len(s.keyframes) + len(s.text_frames) for s in scenes)
         with self._stage("on-screen text", total):
             entries = read_scenes(
                 scenes,
@@ -488,6 +490,9 @@ class _Build:
             "models": {
                 "asr": self.settings.asr_model,
                 "embed": self.embedder.name,
+                # Which runtime made the vectors (both make the same ones); custom
+                # embedders may not say.
+                "embed_runtime": getattr(self.embedder, "runtime", None),
                 "caption": self.captioner.name if self.captioner else None,
             },
             "prompt_versions": dict(self.captioner.prompt_versions) if self.captioner else {},

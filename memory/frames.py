@@ -2,9 +2,9 @@
 
 The memory keeps a few small keyframes per scene; tools that look at a moment again decode
 fresh frames here, at the rate and size they need, seeking near where they start so the cost
-follows the window, not the video. Times are frame presentation times from the stream start,
-as in `scenes.scan_video` (which shares `fit_size`, `small_bgr` and `encode_jpeg`), so they
-match the memory's and variable frame rate is handled.
+follows the window, not the video. Times are frame presentation times on the player's clock
+(`clock.playback_origin`), as in `scenes.scan_video`, so they match the memory's and
+variable frame rate is handled; frames look as a player shows them (`picture`).
 """
 
 from __future__ import annotations
@@ -23,14 +23,17 @@ import numpy as np
 
 from mcr_agent.errors import VideoError
 
+from .clock import FrameTimes, playback_origin, stream_span, video_stream
+from .picture import scaled_size, shown, small_bgr, to_jpeg
 from .records import Frame
 from .threads import thread_limit
 
 if TYPE_CHECKING:
     from av.container import InputContainer
     from av.video.frame import VideoFrame
+    from av.video.stream import VideoStream
 
-__all__ = ["encode_jpeg", "fit_size", "frames_at", "sample_window", "small_bgr", "window_cuts"]
+__all__ = ["frames_at", "sample_window", "window_cuts"]
 
 logger = logging.getLogger(__name__)
 
@@ -237,16 +240,19 @@ class _Decoder:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
-        self._container = _open(self.path)
-        self.stream = self._container.streams.video[0]
+        self._container, self.stream = _open(self.path)
         self.stream.thread_type = "AUTO"
         self.stream.thread_count = thread_limit() or 0  # 0: FFmpeg picks (all cores)
         self.time_base = Fraction(self.stream.time_base or Fraction(1, 90000))
-        self.origin = int(self.stream.start_time or 0)
-        if self.stream.duration:
-            self.duration = float(self.stream.duration * self.time_base)
+        origin = playback_origin(self._container)
+        self.origin = Fraction(origin).limit_denominator(10**9)  # seconds at player time 0
+        span = stream_span(self.stream, origin)
+        if span is not None:
+            self.duration = span[1]
         else:
             self.duration = float(self._container.duration or 0) / 1_000_000
+        self.sample_aspect_ratio = self.stream.sample_aspect_ratio
+        self._times = FrameTimes(self.stream)
         self.prev: _Decoded | None = None
         self.cur: _Decoded | None = None
         self.decoded = 0
@@ -264,10 +270,11 @@ class _Decoder:
             self._seek_to(max(0.0, t - back))
             if (self.cur is not None and self.cur[0] <= t) or t - back <= 0:
                 break
-        if self.cur is None and t > 0:
-            # Nothing decodes from there (past the decodable end of a truncated file): decode
-            # from the start, so the nearest frame is the last one that decodes.
-            self._seek_to(0.0)
+        if (self.cur is None and t > 0) or (self.cur is not None and self.cur[0] > t):
+            # Nothing decodes from there (past the decodable end of a truncated file), or the
+            # demuxer keeps landing after `t` (MPEG-TS): decode from the start, so the
+            # nearest frame is found (or is the last one that decodes).
+            self._seek_to(-math.inf)
 
     def walk(
         self, targets: Sequence[float], inside: tuple[float, float] = _ALL, tolerance: float = 0.0
@@ -301,11 +308,19 @@ class _Decoder:
         last = None
         for item in picked:
             if item is not None and item[0] != last:
-                out.append(_record(item, max_pixels, quality, self.path))
+                out.append(self._record(item, max_pixels, quality))
                 last = item[0]
         if not out:
             raise VideoError(f"{self.path}: no frame could be decoded; re-encode it with ffmpeg")
         return out
+
+    def _record(self, item: _Decoded, max_pixels: int, quality: int) -> Frame:
+        t, frame = item
+        rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+        size = scaled_size(frame.width, frame.height, self.sample_aspect_ratio, max_pixels)
+        img = shown(frame, size, rotation=rotation, max_pixels=max_pixels)
+        jpeg = to_jpeg(img, quality=quality, path=self.path)
+        return Frame(round(t, 3), jpeg, img.shape[1], img.shape[0])
 
     def _advance(self, target: float) -> None:
         while self.cur is not None and self.cur[0] < target:
@@ -321,10 +336,18 @@ class _Decoder:
         if self._frames is not None:
             self._frames.close()
         try:
-            target = self.origin + math.floor(Fraction(t) / self.time_base)
+            if t > 0:
+                target = math.floor((self.origin + Fraction(t)) / self.time_base)
+            else:  # aim a second before the start: a seek to the first timestamp itself
+                # lands on the next keyframe in MPEG-TS
+                target = math.floor((min(self.origin, Fraction(0)) - 1) / self.time_base)
             self._container.seek(target, stream=self.stream, backward=True, any_frame=False)
-        except (av.FFmpegError, OSError) as exc:  # decode from wherever the demuxer is
+        except (av.FFmpegError, OSError) as exc:  # unseekable (a raw stream): from the start
             logger.debug("%s: seek to %.3f s failed: %s", self.path, t, exc)
+            self._container.close()
+            self._container, self.stream = _open(self.path)
+            self.stream.thread_type = "AUTO"
+        self._times.reset()
         self._frames = self._decode()
         self.prev, self.cur = None, next(self._frames, None)
 
@@ -341,14 +364,14 @@ class _Decoder:
                         return
                     continue
                 for frame in decoded:
-                    if frame.pts is not None:
-                        self.decoded += 1
-                        yield float((frame.pts - self.origin) * self.time_base), frame
+                    self.decoded += 1
+                    pts = self._times.pts(frame.pts)
+                    yield float(pts * self.time_base - self.origin), frame
         except (av.FFmpegError, OSError) as exc:  # damaged container: keep what decoded
             logger.debug("%s: demuxing stopped: %s", self.path, exc)
 
 
-def _open(path: str) -> InputContainer:
+def _open(path: str) -> tuple[InputContainer, VideoStream]:
     import av
 
     p = Path(path)
@@ -362,66 +385,8 @@ def _open(path: str) -> InputContainer:
             f"{p} is not a readable video ({reason}): check it with `ffprobe FILE` "
             "or re-encode it with ffmpeg"
         ) from exc
-    if not container.streams.video:
+    stream = video_stream(container)
+    if stream is None:
         container.close()
         raise VideoError(f"{p} has no video stream: pass a file with a video track")
-    return container
-
-
-def _record(item: _Decoded, max_pixels: int, quality: int, path: str) -> Frame:
-    t, frame = item
-    rotation = int(getattr(frame, "rotation", 0) or 0) % 360
-    size = fit_size(frame.width, frame.height, max_pixels)
-    jpeg = encode_jpeg(frame, size, rotation=rotation, quality=quality, path=path)
-    width, height = (size[1], size[0]) if rotation in (90, 270) else size
-    return Frame(round(t, 3), jpeg, width, height)
-
-
-def fit_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
-    """Width and height scaled to fit `max_pixels` (never up), as even numbers."""
-    scale = min(1.0, math.sqrt(max_pixels / max(1, width * height)))
-    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
-
-
-def encode_jpeg(
-    frame: VideoFrame, size: tuple[int, int], *, rotation: int, quality: int, path: str
-) -> bytes:
-    """A PyAV frame scaled to `size` (stored orientation), turned upright, as JPEG.
-
-    `rotation` is PyAV's ``frame.rotation`` (degrees counter-clockwise); `path` names the
-    video in the `VideoError` raised if OpenCV cannot encode the image.
-    """
-    import cv2
-
-    img: np.ndarray = frame.to_ndarray(
-        width=size[0], height=size[1], format="bgr24", interpolation="AREA"
-    )
-    if rotation:
-        img = np.ascontiguousarray(np.rot90(img, rotation // 90))
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise VideoError(f"{path}: could not encode a frame as JPEG")
-    return bytes(buf)
-
-
-def small_bgr(frame: VideoFrame, width: int) -> np.ndarray:
-    """A small BGR image for shot detection, `width` pixels wide.
-
-    For 8-bit 4:2:0 frames each plane is sampled straight to the target size (nearest
-    neighbour reads only the pixels it keeps: ~20x cheaper than swscale on 720p, and
-    PySceneDetect's detectors work on such downscaled frames anyway); other pixel formats
-    go through swscale.
-    """
-    import cv2
-
-    w, h = frame.width, frame.height
-    size = (min(width, w), max(2, round(h * min(width, w) / w)))
-    if frame.format.name not in ("yuv420p", "yuvj420p"):
-        return frame.to_ndarray(width=size[0], height=size[1], format="bgr24")
-    planes = []
-    for k, (pw, ph) in enumerate(
-        ((w, h), ((w + 1) // 2, (h + 1) // 2), ((w + 1) // 2, (h + 1) // 2))
-    ):
-        plane = np.frombuffer(memoryview(frame.planes[k]), np.uint8).reshape(ph, -1)[:, :pw]
-        planes.append(cv2.resize(plane, size, interpolation=cv2.INTER_NEAREST))
-    return cv2.cvtColor(cv2.merge(planes), cv2.COLOR_YUV2BGR)
+    return container, stream

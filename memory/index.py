@@ -136,11 +136,20 @@ class EntryIndex:
             ]
         return sorted(found, key=lambda x: -x[1])[:k]
 
+    @property
+    def lexical_ready(self) -> bool:
+        """True once the lexical index is built (it is built on the first lexical query)."""
+        return self._bm25 is not None
+
+    def build_lexical(self) -> None:
+        """Build the lexical index now rather than on the first lexical query."""
+        if self._bm25 is None:
+            self._bm25 = _bm25([tokenize(e.text) for e in self.entries])
+
     def lexical(self, query: str, k: int, levels: Iterable[Level]) -> list[tuple[int, float]]:
         """Entries ranked by BM25 for the query's words, best first, as (row, score)."""
         words = tokenize(query)
-        if self._bm25 is None:
-            self._bm25 = _bm25([tokenize(e.text) for e in self.entries])
+        self.build_lexical()
         if self._bm25 is False or not words:
             return []
         scores = np.asarray(self._bm25.get_scores(words), dtype=np.float64)

@@ -1,20 +1,24 @@
-"""Probe a video file: duration, frame rate, size, rotation, audio, variable frame rate."""
+"""Probe a video file: duration, frame rate, size as shown, rotation, audio, variable frame rate.
+
+Times are on the player's clock (`clock.playback_origin`); the size is the picture a player
+shows (sample aspect ratio and rotation applied).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from mcr_agent.errors import VideoError
 
+from .clock import playback_origin, stream_span, video_stream
 from .records import VideoInfo
 
 __all__ = ["probe"]
 
 logger = logging.getLogger(__name__)
-
-_MIN_DURATION = 0.05
 
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
@@ -27,7 +31,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         What the file holds.
 
     Raises:
-        VideoError: The path is missing, a folder, not a video, corrupt or of zero length.
+        VideoError: The path is missing, a folder, not a video, corrupt, or no frame decodes.
     """
     import av
 
@@ -46,22 +50,22 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
             "check the file is a complete video (e.g. `ffprobe FILE`) or re-encode it with ffmpeg"
         ) from exc
     with container:
-        if not container.streams.video:
+        stream = video_stream(container)
+        if stream is None:
             raise VideoError(
                 f"{p} has no video stream (audio only or data): pass a file with a video track"
             )
-        stream = container.streams.video[0]
         has_audio = bool(container.streams.audio)
         fps = float(stream.average_rate or stream.guessed_rate or stream.base_rate or 0)
-        duration = _duration(container, stream)
+        if fps <= 0:
+            fps = 25.0
+            logger.warning("%s declares no frame rate; assuming 25 fps for cut tolerances", p)
+        origin = playback_origin(container)
         rotation, width, height = _first_frame_geometry(container, stream, p)
+        # One frame is a video too: it is shown for one frame interval.
+        duration = max(_duration(container, stream, origin), 1.0 / fps)
         vfr = _is_vfr(stream)
         codec = stream.codec_context.name
-    if duration < _MIN_DURATION:
-        raise VideoError(f"{p} has zero length ({duration:.3f} s): pass a video with frames")
-    if fps <= 0:
-        fps = 25.0
-        logger.warning("%s declares no frame rate; assuming 25 fps for cut tolerances", p)
     return VideoInfo(
         path=str(p.resolve()),
         duration=round(duration, 3),
@@ -72,6 +76,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         has_audio=has_audio,
         vfr=vfr,
         codec=codec,
+        start_time=round(origin, 6),
     )
 
 
@@ -80,22 +85,47 @@ def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or text or type(exc).__name__
 
 
-def _duration(container: object, stream: object) -> float:
-    sd = getattr(stream, "duration", None)
-    tb = getattr(stream, "time_base", None)
-    if sd and tb:
-        return float(sd * tb)
-    cd = getattr(container, "duration", None)
-    if cd:
-        return float(cd) / 1_000_000
-    return 0.0
+def _duration(container: Any, stream: Any, origin: float) -> float:
+    """Where the picture ends on the player's clock: from the stream's header, else the
+    container's, else the last packet's timestamp (headers that say nothing, or 0)."""
+    span = stream_span(stream, origin)
+    if span is not None and span[1] > 0:
+        return span[1]
+    if container.duration:
+        return float(container.duration) / 1_000_000
+    return _packet_end(container.name, origin)
 
 
-def _first_frame_geometry(container: object, stream: object, p: Path) -> tuple[int, int, int]:
+def _packet_end(path: str, origin: float) -> float:
+    """The end of the last video packet (player's clock), read from a fresh container; a
+    raw stream's packets have durations but no timestamps, so those are summed."""
+    import av
+
+    end = run = 0.0
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            stream = video_stream(container)
+            for packet in container.demux(stream):
+                if not packet.time_base:
+                    continue
+                run += float((packet.duration or 0) * packet.time_base)
+                if packet.pts is not None:
+                    last = (packet.pts + (packet.duration or 0)) * packet.time_base
+                    end = max(end, float(last) - origin)
+                else:
+                    end = max(end, run)
+    except (av.FFmpegError, OSError) as exc:
+        logger.debug("%s: reading packet times stopped: %s", path, exc)
+    return end
+
+
+def _first_frame_geometry(container: Any, stream: Any, p: Path) -> tuple[int, int, int]:
+    """Rotation and the size a player shows: the stored size with the sample aspect ratio
+    applied (to the width, as ffmpeg and players do), then turned."""
     import av
 
     try:
-        frame = next(container.decode(stream), None)  # type: ignore[attr-defined]
+        frame = next(container.decode(stream), None)
     except (av.FFmpegError, OSError) as exc:
         raise VideoError(
             f"{p} is corrupt: its first frame cannot be decoded ({_reason(exc)}); "
@@ -104,7 +134,8 @@ def _first_frame_geometry(container: object, stream: object, p: Path) -> tuple[i
     if frame is None:
         raise VideoError(f"{p} has zero length (no frame decodes): pass a video with frames")
     rotation = int(getattr(frame, "rotation", 0) or 0) % 360
-    width, height = frame.width, frame.height
+    sar = float(stream.sample_aspect_ratio or 1) or 1.0
+    width, height = max(1, round(frame.width * sar)), frame.height
     if rotation in (90, 270):
         width, height = height, width
     return rotation, width, height

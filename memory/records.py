@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["Entry", "Frame", "Hit", "Keyframe", "Level", "Scene", "VideoInfo"]
+__all__ = ["Entry", "Frame", "Hit", "Keyframe", "Level", "Scene", "TextFrame", "VideoInfo"]
 
 
 class Level(str, Enum):
@@ -26,14 +26,18 @@ class VideoInfo:
 
     Attributes:
         path: Absolute path of the file.
-        duration: Length in seconds.
+        duration: Where the picture ends on the player's clock, in seconds.
         fps: Average frame rate.
-        width: Display width in pixels (after rotation).
-        height: Display height in pixels (after rotation).
+        width: Width in pixels as shown (sample aspect ratio and rotation applied).
+        height: Height in pixels as shown (after rotation).
         rotation: Clockwise rotation in degrees that the display matrix asks for.
         has_audio: Whether the file has an audio stream.
         vfr: Whether the frame rate varies (frame times then come from timestamps).
         codec: Name of the video codec.
+        start_time: Where playback starts on the file's own timestamps, in seconds
+            (libavformat's format start time; an MPEG-TS capture's is often 1.4 s or hours).
+            Every time in the memory is on the player's clock: a stream timestamp in seconds
+            minus this.
     """
 
     path: str
@@ -45,6 +49,7 @@ class VideoInfo:
     has_audio: bool
     vfr: bool
     codec: str
+    start_time: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,6 +60,21 @@ class Keyframe:
     """A frame kept for the model: its time and its JPEG file inside the memory folder."""
 
     time: float
+    path: str
+
+
+@dataclass(frozen=True)
+class TextFrame:
+    """A frame kept for OCR where on-screen text may have changed without a cut.
+
+    Attributes:
+        time: When the frame is shown, in video seconds.
+        since: When the change it shows began (its text is on screen from then).
+        path: JPEG file inside the memory folder.
+    """
+
+    time: float
+    since: float
     path: str
 
 
@@ -70,12 +90,14 @@ class Frame:
 
 @dataclass(frozen=True)
 class Scene:
-    """A unit of the video between two cuts (or a slice of an over-long shot)."""
+    """A unit of the video between two cuts (or a slice of an over-long shot): its
+    keyframes, and the frames where its on-screen text may have changed."""
 
     index: int
     start: float
     end: float
     keyframes: tuple[Keyframe, ...] = ()
+    text_frames: tuple[TextFrame, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -87,12 +109,17 @@ class Scene:
             "start": self.start,
             "end": self.end,
             "keyframes": [asdict(k) for k in self.keyframes],
+            "text_frames": [asdict(f) for f in self.text_frames],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scene:
         frames = tuple(Keyframe(float(k["time"]), str(k["path"])) for k in data["keyframes"])
-        return cls(int(data["index"]), float(data["start"]), float(data["end"]), frames)
+        text = tuple(
+            TextFrame(float(f["time"]), float(f["since"]), str(f["path"]))
+            for f in data.get("text_frames", ())
+        )
+        return cls(int(data["index"]), float(data["start"]), float(data["end"]), frames, text)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Scene detection and keyframes from one decoding pass over the video.
 
 The video is decoded once with PyAV. Every frame is scaled down for PySceneDetect's
-AdaptiveDetector, fed with its exact presentation time (so variable frame rate is handled),
+AdaptiveDetector, fed with its exact presentation time (so variable frame rate is handled;
+times are on the player's clock, `clock.playback_origin`),
 and a frame every `sample_interval` seconds is kept as a model-sized JPEG; keyframes are
 then picked from those samples once the cuts are known, so no second pass or seek is needed.
 """
@@ -23,8 +24,10 @@ import numpy as np
 
 from mcr_agent.errors import VideoError
 
-from .frames import encode_jpeg, fit_size, small_bgr
-from .records import Keyframe, Scene, VideoInfo
+from .clock import FrameTimes, playback_origin, video_stream
+from .picture import encode_jpeg, scaled_size, small_bgr
+from .records import Keyframe, Scene, TextFrame, VideoInfo
+from .screen_text import TextWatch
 from .settings import IndexSettings
 from .threads import thread_limit
 
@@ -35,10 +38,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FrameSample:
-    """A decoded frame kept for keyframes: its time and JPEG bytes."""
+    """A decoded frame kept for keyframes or OCR: its time and JPEG bytes (and, for OCR,
+    when the change it shows began)."""
 
     time: float
     jpeg: bytes
+    since: float | None = None
 
 
 @dataclass
@@ -48,6 +53,7 @@ class ScanResult:
     Attributes:
         cuts: Times of the detected cuts, in seconds, ascending.
         samples: Frames kept at regular intervals, ascending by time.
+        text_samples: Frames kept where on-screen text may have changed (`TextWatch`).
         end: Time where decoded video ends (less than the duration if the file is truncated).
         frames: Number of frames decoded.
         bad_packets: Packets that failed to decode and were skipped.
@@ -55,6 +61,7 @@ class ScanResult:
 
     cuts: list[float] = field(default_factory=list)
     samples: list[FrameSample] = field(default_factory=list)
+    text_samples: list[FrameSample] = field(default_factory=list)
     end: float = 0.0
     frames: int = 0
     bad_packets: int = 0
@@ -67,7 +74,8 @@ def scan_video(
     on_progress: Callable[[float], None] | None = None,
     sample_interval: float | None = None,
 ) -> ScanResult:
-    """Decode the video once, detecting cuts and keeping regular frame samples.
+    """Decode the video once, detecting cuts, keeping regular frame samples and frames
+    where on-screen text may have changed.
 
     Args:
         info: The probed video.
@@ -92,21 +100,29 @@ def scan_video(
         min_scene_len=float(settings.min_scene_seconds),
     )
     result = ScanResult()
+    watch = TextWatch()
     cut_codes: list[Any] = []
-    next_sample = 0.0
+    next_sample = -math.inf
     next_report = 0.0
+    first = 0.0
     last_code = None
     start_pts: int | None = None
-    for frame, time_base in _decoded_frames(info.path, result):
+    for frame, time_base, origin in _decoded_frames(info.path, result):
+        t = float(frame.pts * time_base - origin)
         if start_pts is None:
-            start_pts = frame.pts
-        pts = frame.pts - start_pts
-        t = float(pts * time_base)
+            start_pts, first = frame.pts, t
+        pts = frame.pts - start_pts  # the detector's own clock starts at its first frame
         last_code = FrameTimecode(Timecode(pts, time_base), fps=rate)
-        cut_codes += detector.process_frame(last_code, small_bgr(frame, settings.detect_width))
+        small = small_bgr(frame, settings.detect_width)
+        cut_codes += detector.process_frame(last_code, small)
+        jpeg = None
         if t >= next_sample:
-            result.samples.append(FrameSample(t, _jpeg(frame, sample_size, info, settings)))
+            jpeg = _jpeg(frame, sample_size, info, settings)
+            result.samples.append(FrameSample(t, jpeg))
             next_sample = t + interval
+        if (since := watch.add(t, small)) is not None:
+            jpeg = jpeg or _jpeg(frame, sample_size, info, settings)
+            result.text_samples.append(FrameSample(t, jpeg, since))
         result.frames += 1
         result.end = t + 1.0 / max(info.fps, 1.0)
         if on_progress is not None and t >= next_report:
@@ -117,7 +133,8 @@ def scan_video(
             f"{info.path}: no frame could be decoded (corrupt video); re-encode it with ffmpeg"
         )
     cut_codes += detector.post_process(last_code)
-    result.cuts = sorted({round(c.seconds, 3) for c in cut_codes if 0 < c.seconds < result.end})
+    cut_times = (first + c.seconds for c in cut_codes)
+    result.cuts = sorted({round(c, 3) for c in cut_times if first < c < result.end})
     if result.bad_packets:
         logger.debug("%s: skipped %d undecodable packets", info.path, result.bad_packets)
     if result.end < info.duration - 1.0:
@@ -133,8 +150,8 @@ def scan_video(
 _DONE = object()
 
 
-def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fraction]]:
-    """Yield (frame, time base) decoded in a background thread.
+def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fraction, Fraction]]:
+    """Yield (frame, time base, player origin in seconds) decoded in a background thread.
 
     Decoding runs on one core while the caller's per-frame work runs on the other (PyAV
     releases the GIL while decoding); on 2 cores this is ~1.4x faster than decoding and
@@ -157,10 +174,14 @@ def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fracti
     def decode() -> None:
         try:
             with av.open(path, metadata_errors="ignore") as container:
-                stream = container.streams.video[0]
+                stream = video_stream(container)
+                if stream is None:
+                    raise VideoError(f"{path} has no video stream")
                 stream.thread_type = "SLICE"
                 stream.thread_count = thread_limit() or 0  # 0: FFmpeg picks (all cores)
                 time_base = Fraction(stream.time_base or Fraction(1, 90000))
+                origin = Fraction(playback_origin(container)).limit_denominator(10**9)
+                times = FrameTimes(stream)
                 for packet in container.demux(stream):
                     try:
                         decoded = packet.decode()
@@ -170,7 +191,8 @@ def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fracti
                             break
                         continue
                     for frame in decoded:
-                        if frame.pts is not None and not put((frame, time_base)):
+                        frame.pts = times.pts(frame.pts)
+                        if not put((frame, time_base, origin)):
                             return
         except av.FFmpegError as exc:  # damaged container: keep what decoded so far
             logger.debug("%s: demuxing stopped: %s", path, exc)
@@ -193,14 +215,19 @@ def _decoded_frames(path: str, result: ScanResult) -> Iterator[tuple[Any, Fracti
 
 
 def _even_size(info: VideoInfo, max_pixels: int) -> tuple[int, int]:
-    """Width and height (of the stored, unrotated frame) fitting `max_pixels`, even numbers."""
+    """Width and height (stored orientation, square pixels) fitting `max_pixels`, even."""
     w, h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
-    return fit_size(w, h, max_pixels)
+    return scaled_size(w, h, None, max_pixels)
 
 
 def _jpeg(frame: Any, size: tuple[int, int], info: VideoInfo, settings: IndexSettings) -> bytes:
     return encode_jpeg(
-        frame, size, rotation=info.rotation, quality=settings.keyframe_quality, path=info.path
+        frame,
+        size,
+        rotation=info.rotation,
+        quality=settings.keyframe_quality,
+        path=info.path,
+        max_pixels=settings.keyframe_max_pixels,
     )
 
 
@@ -223,17 +250,20 @@ def pick_keyframes(
     samples: list[FrameSample],
     folder: Path,
     settings: IndexSettings,
+    text_samples: list[FrameSample] | None = None,
 ) -> list[Scene]:
-    """Choose keyframes per scene from the samples and write them as JPEG files.
+    """Choose keyframes per scene from the samples and write them as JPEG files, with the
+    text samples inside each scene.
 
     Args:
         spans: Scene spans from `split_scenes`.
         samples: Frame samples from `scan_video`.
         folder: Memory folder; files go to its ``keyframes/`` subfolder.
         settings: Keyframe interval and count.
+        text_samples: Frames where on-screen text may have changed, from `scan_video`.
 
     Returns:
-        The scenes with their keyframes (paths relative to `folder`).
+        The scenes with their keyframes and text frames (paths relative to `folder`).
     """
     times = np.array([s.time for s in samples])
     out_dir = folder / "keyframes"
@@ -254,7 +284,14 @@ def pick_keyframes(
             name = f"keyframes/{index:05d}_{samples[i].time:010.3f}.jpg"
             (folder / name).write_bytes(samples[i].jpeg)
             frames.append(Keyframe(round(samples[i].time, 3), name))
-        scenes.append(Scene(index, start, end, tuple(frames)))
+        texts = []
+        for sample in text_samples or ():
+            if start <= sample.time < end or (sample.time == end and index == len(spans) - 1):
+                name = f"keyframes/{index:05d}_{sample.time:010.3f}_text.jpg"
+                (folder / name).write_bytes(sample.jpeg)
+                since = max(start, sample.since if sample.since is not None else sample.time)
+                texts.append(TextFrame(round(sample.time, 3), round(since, 3), name))
+        scenes.append(Scene(index, start, end, tuple(frames), tuple(texts)))
     return scenes
 
 

@@ -18,8 +18,11 @@ DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 
 __all__ = ["SCHEMA_VERSION", "IndexSettings"]
 
-SCHEMA_VERSION = 1
-"""Bump when the layout of a memory folder changes; older folders are then rebuilt."""
+SCHEMA_VERSION = 2
+"""Bump when the layout or meaning of a memory folder changes; older folders are then rebuilt.
+
+2: every time on the player's clock, pictures as shown (sample aspect ratio), cuts as
+PySceneDetect's own downscaling finds them."""
 
 SUBTITLE_READER = 1
 """Bump when reading subtitle files or tracks changes what is stored."""
@@ -45,7 +48,8 @@ class IndexSettings:
         max_scene_seconds: Scenes longer than this are split into equal parts.
         min_scene_seconds: Cuts closer than this to the previous cut are ignored.
         scene_threshold: AdaptiveDetector threshold (score ratio that makes a cut).
-        detect_width: Frames are scaled to this width for scene detection.
+        detect_width: Frames are scaled so their longest side is about this long for scene
+            detection (PySceneDetect's own downscaling; smaller frames stay as they are).
         keyframe_interval: Seconds between keyframes within a scene.
         max_keyframes: Most keyframes kept per scene.
         keyframe_max_pixels: Pixel budget of one keyframe (width times height).

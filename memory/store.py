@@ -21,6 +21,7 @@ __all__ = [
     "fingerprint",
     "read_json",
     "read_jsonl",
+    "share",
     "write_json",
 ]
 
@@ -101,6 +102,12 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
+
+
+def share(path: Path) -> None:
+    """Give a file or folder made private (mkstemp, mkdtemp: 0600, 0700) the usual mode, so
+    a cache shared between users or machines stays readable."""
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_UMASK)
 
 
 def write_json(target: Path, data: Any) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from mcr_agent.errors import SubtitleError
 
+from .clock import playback_origin
 from .records import Entry
 from .settings import SUBTITLE_READER
 from .store import read_json, write_json
@@ -23,7 +24,6 @@ __all__ = [
     "TrackReading",
     "choose_track",
     "embedded_subtitles",
-    "playback_origin",
     "read_track",
     "subtitle_tracks",
     "track_note",
@@ -196,16 +196,6 @@ def _demux_cues(
         if on_progress is not None:
             on_progress(start)
     return bad
-
-
-def playback_origin(container: Any) -> float:
-    """Seconds of the container's timeline shown as 0 by a player (its start time).
-
-    MPEG-TS captures and edited MP4/MKV files start at a non-zero time; players count from
-    it. FFmpeg reports it as ``AVFormatContext.start_time`` in microseconds.
-    """
-    start = getattr(container, "start_time", None)
-    return start / 1_000_000 if start else 0.0
 
 
 def _rect_text(rect: Any) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 from mcr_agent.errors import CacheError
 
@@ -74,7 +78,8 @@ class VideoMemory:
             scenes,
             entries,
             index,
-            embedder or SentenceEmbedder(model),
+            # The memory's cache folder holds the embedding model's ONNX export.
+            embedder or SentenceEmbedder(model, cache=folder.parent),
         )
         memory.load_seconds = time.perf_counter() - start
         return memory
@@ -145,12 +150,35 @@ class VideoMemory:
         if mode == "lexical":
             ranked = self._index.lexical(query, k, allowed)
         else:
-            vector = self._embedder.embed([query])[0]
+            vector = self._query_vector(query, lexical=mode == "hybrid")
             if mode == "semantic":
                 ranked = self._index.semantic(vector, k, allowed)
             else:
                 ranked = self._index.hybrid(query, vector, k, allowed)
         return [Hit(self.entries[row], score) for row, score in ranked]
+
+    def _query_vector(self, query: str, *, lexical: bool) -> np.ndarray:
+        if not lexical or self._index.lexical_ready:
+            return self._embedder.embed([query])[0]
+        # The first search of a memory: loading the embedding model (the first search of a
+        # process) and embedding run mostly outside the GIL, beside building the lexical
+        # index (importing bm25s and scipy, tokenizing every entry).
+        return _embed_beside(self._embedder, query, self._index.build_lexical)
+
+
+def _embed_beside(embedder: Embedder, query: str, work: Callable[[], object]) -> np.ndarray:
+    """Embed `query` in a worker thread while `work` runs in this one; the query's vector."""
+    done: Future[np.ndarray] = Future()
+
+    def embed() -> None:
+        try:
+            done.set_result(embedder.embed([query])[0])
+        except BaseException as exc:  # raised again by done.result() below
+            done.set_exception(exc)
+
+    threading.Thread(target=embed, name="mcr-embed-query", daemon=True).start()
+    work()
+    return done.result()
 
 
 def _levels(levels: Iterable[Level | str] | None) -> set[Level]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from memory.ocr import KeyframeReader
 from tests.fake_openai import Reply, Request
+from tests.frame_reader import FrameReader
 
 __all__ = ["HonestAgentModel"]
 
@@ -34,7 +35,7 @@ class HonestAgentModel:
     """The responder; `native` False replies with Hermes text instead of tool_calls."""
 
     native: bool = True
-    ocr: KeyframeReader = field(default_factory=KeyframeReader)
+    ocr: KeyframeReader = field(default_factory=FrameReader)
     seen_tools: list[str] = field(default_factory=list)
 
     def __call__(self, request: Request) -> str | Reply:

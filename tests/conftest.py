@@ -13,8 +13,9 @@ from mcr_agent import AgentConfig
 from mcr_agent.front.media import make_scenes_video
 from mcr_agent.model.captioner import VLMCaptioner
 from mcr_agent.model.client import OpenAIVideoLLM
-from memory.ocr import KeyframeReader
-from tests.fake_openai import FakeOpenAIServer, Request, dead_url
+from memory import IndexSettings, VideoMemory, build_memory
+from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Request, dead_url
+from tests.frame_reader import FrameReader
 from tests.scripted_llm import LookReply, ScriptedPerceiver
 
 # Ground truth of the shared video: (seconds, on-screen text, speech) per scene.
@@ -29,8 +30,10 @@ CUTS = [5.0, 9.0, 15.0]
 
 @pytest.fixture(autouse=True)
 def _no_real_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test may reach a real model server or the user's cache."""
+    """No test may reach a real model server or the user's cache; the fake servers' replies
+    (OCR of every frame sent) are never cut short by a client timeout on a busy machine."""
     monkeypatch.setenv("MCR_BASE_URL", dead_url())
+    monkeypatch.setenv("MCR_TIMEOUT", str(HANG_GUARD_S))
     monkeypatch.setenv("MCR_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("MCR_MODEL", raising=False)
     monkeypatch.delenv("MCR_API_KEY", raising=False)
@@ -63,7 +66,7 @@ def honest_responder(request: Request) -> str:
     summaries join the items they were given. Nothing is canned.
     """
     if request.images:
-        reader = KeyframeReader()
+        reader = FrameReader()
         seen = [reader.read(img).replace("\n", " ") for img in request.images]
         times = ", ".join(f"{t:.1f}s" for t in request.image_timestamps if t is not None)
         speech = _SPEECH.search(request.texts)
@@ -81,15 +84,50 @@ def speech_memory_cache(speech_video: Path, tmp_path_factory: pytest.TempPathFac
 
     cache = tmp_path_factory.mktemp("speech-memory")
     with FakeOpenAIServer(honest_responder) as srv:
-        config = AgentConfig(base_url=srv.base_url, model="fake-vlm", cache_dir=cache)
+        config = AgentConfig(
+            base_url=srv.base_url, model="fake-vlm", cache_dir=cache, timeout=HANG_GUARD_S
+        )
         Agent(config).index(speech_video)
     return cache
+
+
+@pytest.fixture(scope="session")
+def ocr_memory_cache(speech_video: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache holding the speech video's memory with on-screen text and speech, built once
+    without a model server (so without captions)."""
+    cache = tmp_path_factory.mktemp("ocr-memory")
+    build_memory(speech_video, settings=IndexSettings(ocr=True), cache=cache)
+    return cache
+
+
+def ocr_memory(cache: Path, video: Path, folder: Path) -> VideoMemory:
+    """The memory of `ocr_memory_cache`, opened from a private copy in `folder` (tests may
+    extend or damage it); nothing is rebuilt."""
+    shutil.copytree(cache, folder, dirs_exist_ok=True)
+    memory, report = build_memory(video, settings=IndexSettings(ocr=True), cache=folder)
+    assert report.reused
+    return memory
 
 
 @pytest.fixture
 def cache_with_speech_memory(speech_memory_cache: Path, tmp_path: Path) -> Path:
     """A private copy of `speech_memory_cache` (tests may extend or damage it)."""
     return Path(shutil.copytree(speech_memory_cache, tmp_path / "cache", dirs_exist_ok=True))
+
+
+@pytest.fixture(scope="session")
+def embedder_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder holding the default embedding model's ONNX export (made once here,
+    by the real exporter); copy its ``embedders`` folder into a cache to skip the export."""
+    from memory.embed import DEFAULT_EMBED_MODEL, resolve_model
+    from memory.embed_export import ensure_export
+    from memory.embed_onnx import plain_stack
+
+    cache = tmp_path_factory.mktemp("embedder-exports")
+    stack = plain_stack(Path(resolve_model(DEFAULT_EMBED_MODEL)))
+    assert stack is not None, "the default model is a plain BERT mean-pooling stack"
+    ensure_export(stack, cache)
+    return cache
 
 
 @pytest.fixture
@@ -118,7 +156,7 @@ def captioner_for(srv: FakeOpenAIServer, *, concurrency: int = 2) -> VLMCaptione
         model="fake-vlm",
         max_concurrency=concurrency,
         max_retries=0,
-        timeout=30,
+        timeout=HANG_GUARD_S,
     )
     return VLMCaptioner(OpenAIVideoLLM(config))
 

@@ -3,8 +3,12 @@
 Only the standard library is used. The real ``openai`` client talks to it over HTTP/1.1
 keep-alive::
 
-    with FakeOpenAIServer(responder=lambda req: "hi", latency=0.5) as srv:
+    with FakeOpenAIServer(responder=lambda req: "hi") as srv:
         client = openai.OpenAI(base_url=srv.base_url, api_key="x")
+
+A test that needs a reply to come late holds it (``Reply(hold=event)``, or a responder that
+waits on an event) until the test releases it, rather than making it slow: a slow machine then
+cannot change which happens first.
 
 Endpoints: ``GET /v1/models``, ``GET /health`` and ``POST /v1/chat/completions`` (also with
 ``"stream": true``, answered as server-sent events ending in ``data: [DONE]``).
@@ -18,6 +22,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -35,11 +40,24 @@ __all__ = [
     "dead_url",
     "free_port",
     "scripted",
+    "wait_for",
 ]
 
 HANG_GUARD_S = 600.0
 """How long a test waits for an event before calling it a hang. Tests wait on events, and
 this bound is only reached when something hangs: it is never what makes a test pass."""
+
+
+def wait_for(condition: Callable[[], bool], *, poll: float = 0.05) -> bool:
+    """Wait until `condition()` holds, for a state only visible by asking (another process's
+    /health, a replica's cool-down); False only after `HANG_GUARD_S`, i.e. when it hangs."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
+
 
 _TIMESTAMP = re.compile(r"\[\s*(\d+(?:\.\d+)?)\s*s\s*\]|\bt\s*=\s*(\d+(?:\.\d+)?)\s*s\b")
 _ERROR_TYPES = {
@@ -132,7 +150,8 @@ class Reply:
         tool_calls: OpenAI-shaped tool calls, or ``{"name": ..., "arguments": dict | str}``.
         status: HTTP status; >= 400 sends an OpenAI-style ``{"error": {...}}`` body.
         body: Raw response body sent verbatim (e.g. garbage), overriding everything else.
-        delay: Seconds to sleep instead of the server's ``latency``.
+        hold: If set, the reply is sent only once this event is set: a reply that does not
+            come until the test releases it (waiting at most ``HANG_GUARD_S``).
         finish_reason: Defaults to ``"tool_calls"`` with tool calls, else ``"stop"``.
         retry_after: If set, sent as a ``retry-after-ms`` header (the openai client honours it).
         headers: Extra response headers.
@@ -144,7 +163,7 @@ class Reply:
     tool_calls: list[dict[str, Any]] | None = None
     status: int = 200
     body: bytes | str | None = None
-    delay: float | None = None
+    hold: threading.Event | None = None
     finish_reason: str | None = None
     retry_after: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -225,7 +244,9 @@ def _tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
-    timeout = 60
+    # No idle timeout: a keep-alive connection stays open until the client closes it or
+    # `stop()` shuts it down, so a busy machine cannot make it close under a client.
+    timeout = None
 
     def setup(self) -> None:
         """Disable Nagle's algorithm (avoids ~40 ms stalls on keep-alive connections)."""
@@ -294,6 +315,11 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
     fake: FakeOpenAIServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that left before its reply (a held reply a test let time out) is normal."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class FakeOpenAIServer:
     """An OpenAI-compatible chat-completions server in a background thread.
@@ -316,7 +342,8 @@ class FakeOpenAIServer:
 
         Args:
             responder: Maps each ``Request`` to a ``str`` or ``Reply``; default answers "OK".
-            latency: Seconds every completion request sleeps before answering.
+            latency: Seconds every completion request sleeps before answering (for the
+                benchmarks' model latency; tests hold replies with ``Reply.hold`` instead).
             model: The model id listed by ``/v1/models``.
             port: Port on 127.0.0.1; 0 picks a free one.
         """
@@ -398,7 +425,10 @@ class FakeOpenAIServer:
                 with self._lock:
                     self.errors.append(exc)
                 reply = Reply(content=f"responder failed: {exc!r}", status=500)
-            time.sleep(self.latency if reply.delay is None else reply.delay)
+            if reply.hold is not None:
+                reply.hold.wait(HANG_GUARD_S)
+            elif self.latency:
+                time.sleep(self.latency)
         finally:
             with self._lock:
                 self._in_flight -= 1

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from tests.fake_openai import HANG_GUARD_S, free_port
+from tests.fake_openai import HANG_GUARD_S, free_port, wait_for
 
 __all__ = [
     "data_url",
@@ -30,26 +29,14 @@ __all__ = [
     "scripted_engine",
     "serve_app",
     "serve_process",
-    "wait_for",
+    "until_cancelled",
 ]
-
-
-def wait_for(condition: Callable[[], bool], *, poll: float = 0.05) -> bool:
-    """Wait until `condition()` holds (a state only visible by asking, like another
-    process's /health); False only after `HANG_GUARD_S`, i.e. when something hangs."""
-    deadline = time.monotonic() + HANG_GUARD_S
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(poll)
-    return True
 
 
 @contextlib.contextmanager
 def serve_process(
     model: Path,
     *args: str,
-    timeout: float = HANG_GUARD_S,
     started: list[subprocess.Popen[bytes]] | None = None,
     output: io.BytesIO | None = None,
 ) -> Iterator[str]:
@@ -67,18 +54,17 @@ def serve_process(
     reader = threading.Thread(target=lambda: log.write(proc.stdout.read() or b""), daemon=True)  # type: ignore[union-attr]
     reader.start()
     url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            reader.join(HANG_GUARD_S)
+            raise AssertionError(f"server exited {proc.returncode}: {log.getvalue().decode()}")
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{url}/health", timeout=HANG_GUARD_S).status_code == 200
+        return False
+
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                reader.join(5)
-                raise AssertionError(f"server exited {proc.returncode}: {log.getvalue().decode()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise AssertionError(f"server not up in {timeout} s: {log.getvalue().decode()}")
-            time.sleep(0.2)
+        assert wait_for(up, poll=0.2), f"server not up: {log.getvalue().decode()}"
         yield f"{url}/v1"
     finally:
         if proc.poll() is None:
@@ -88,7 +74,7 @@ def serve_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        reader.join(5)
+        reader.join(HANG_GUARD_S)  # all it printed, before the caller reads `output`
 
 
 @contextlib.contextmanager
@@ -102,16 +88,13 @@ def serve_app(app: Any) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise AssertionError("in-process server did not start")
-        time.sleep(0.02)
+    assert wait_for(lambda: bool(server.started) or not thread.is_alive(), poll=0.02)
+    assert server.started, "the in-process server did not start"
     try:
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         server.should_exit = True
-        thread.join(10)
+        thread.join(HANG_GUARD_S)
         sock.close()
 
 
@@ -148,6 +131,8 @@ class ScriptedModel:
         tokenizer: The tiny model's tokenizer.
         reply: Maps a row's decoded prompt to the text it answers.
         fail: Called with the batch size before generating; may raise (e.g. out of memory).
+        pace: Called as ``pace(rows, step)`` before each token step of a batch of ``rows``;
+            a test holds the model there by waiting on an event (never on a sleep).
     """
 
     def __init__(
@@ -155,7 +140,7 @@ class ScriptedModel:
         tokenizer: Any,
         reply: Callable[[str], str],
         fail: Callable[[int], None] | None = None,
-        delay: float = 0.0,
+        pace: Callable[[int, int], None] | None = None,
     ) -> None:
         import torch
         from transformers import GenerationConfig
@@ -168,7 +153,7 @@ class ScriptedModel:
         self.device = torch.device("cpu")
         self.dtype = torch.float32
         self.calls: list[int] = []
-        self.delay = delay  # seconds per generated token step
+        self.pace = pace
         self.steps = 0
 
     def generate(
@@ -199,7 +184,8 @@ class ScriptedModel:
                 0 if done[i] else (row[step] if step < len(row) else end)
                 for i, row in enumerate(rows)
             ]
-            time.sleep(self.delay)
+            if self.pace:
+                self.pace(len(rows), step)
             self.steps += 1
             column = torch.tensor(tokens)
             sequence = torch.cat([sequence, column[:, None]], dim=1)
@@ -222,11 +208,20 @@ def scripted_engine(model_dir: Path, reply: Callable[[str], str], **kwargs: Any)
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     fail = kwargs.pop("fail", None)
-    delay = kwargs.pop("delay", 0.0)
+    pace = kwargs.pop("pace", None)
     limits = kwargs.pop("limits", Limits(max_model_len=4096))
     builder = InputBuilder(tokenizer, AutoImageProcessor.from_pretrained(model_dir), None, limits)
-    model = ScriptedModel(tokenizer, reply, fail, delay)
+    model = ScriptedModel(tokenizer, reply, fail, pace)
     return Engine(model, tokenizer, builder, name="scripted", **kwargs)
+
+
+def until_cancelled(engine: Any) -> None:
+    """Wait until every request on `engine`'s model now has been cancelled (its client
+    left); for a `ScriptedModel` pace that holds a batch until then."""
+    with engine._cond:
+        jobs = list(engine._running)
+    for job in jobs:
+        assert job.cancelled.wait(HANG_GUARD_S), "the request was never cancelled"
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -26,7 +26,8 @@ from mcr_agent.loop.update import update
 from mcr_agent.loop.verify import verify
 from mcr_agent.model.client import Completion
 from mcr_agent.model.meter import Meter
-from memory import IndexSettings, VideoMemory, build_memory
+from memory import VideoMemory
+from tests.conftest import ocr_memory
 from tests.scripted_llm import ScriptedLLM, call
 from tools import Evidence, WebResult
 
@@ -40,9 +41,10 @@ class StubWeb:
 
 
 @pytest.fixture(scope="module")
-def mem(speech_video: Path, tmp_path_factory: pytest.TempPathFactory) -> VideoMemory:
-    cache = tmp_path_factory.mktemp("agent-nodes")
-    return build_memory(speech_video, settings=IndexSettings(ocr=True), cache=cache)[0]
+def mem(
+    speech_video: Path, ocr_memory_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> VideoMemory:
+    return ocr_memory(ocr_memory_cache, speech_video, tmp_path_factory.mktemp("agent-nodes"))
 
 
 def deps_for(mem: VideoMemory, llm: ScriptedLLM, **budget: Any) -> Deps:
@@ -260,11 +262,11 @@ def test_evidence_the_model_cites_says_so(mem: VideoMemory) -> None:
 
 
 def test_a_model_that_never_answers_is_stopped_by_the_budget(
-    speech_video: Path, tmp_path: Path
+    speech_video: Path, cache_with_speech_memory: Path
 ) -> None:
     replies = [call("memory_search", query=f"car {i}") for i in range(3)]
     llm = ScriptedLLM(list(replies))
-    config = AgentConfig(base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path,
+    config = AgentConfig(base_url="http://127.0.0.1:9/v1", cache_dir=cache_with_speech_memory,
                          budget=Budget(max_steps=3))  # fmt: skip
     result = Agent(config, llm=llm, web=StubWeb()).run(speech_video, QUESTION, OPTIONS)
     llm.assert_consumed()

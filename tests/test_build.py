@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import threading
-import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,7 +14,7 @@ from mcr_agent.errors import CacheError, ModelServerError
 from mcr_agent.model.captioner import VLMCaptioner
 from memory import IndexSettings, Level, build_memory
 from tests.conftest import CUTS, captioner_for
-from tests.fake_openai import FakeOpenAIServer, Reply, dead_url
+from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Reply, dead_url
 
 OCR = IndexSettings(ocr=True)
 
@@ -324,7 +323,8 @@ def test_other_model_recaptions(speech_video: Path, tmp_path: Path) -> None:
     settings = IndexSettings(asr=False)
     with FakeOpenAIServer(lambda r: "caption") as srv:
         build_memory(speech_video, settings=settings, cache=tmp_path, captioner=captioner_for(srv))
-        other = VLMCaptioner(OpenAIVideoLLM(AgentConfig(base_url=srv.base_url, model="other")))
+        config = AgentConfig(base_url=srv.base_url, model="other", timeout=HANG_GUARD_S)
+        other = VLMCaptioner(OpenAIVideoLLM(config))
         before = len(srv.requests)
         memory, _ = build_memory(speech_video, settings=settings, cache=tmp_path, captioner=other)
         assert len([r for r in srv.requests[before:] if r.images]) == len(memory.scenes)
@@ -349,16 +349,17 @@ def test_search_while_another_process_indexes(speech_video: Path, tmp_path: Path
     folder = memory_folder(speech_video, settings, tmp_path)
     assert open_memory(speech_video, tmp_path) is not None
     lock = FileLock(str(folder.parent / f"{folder.name}.lock"))
-    done = threading.Event()
+    held, done = threading.Event(), threading.Event()
 
     def hold() -> None:
         with lock:
-            done.wait(10)
+            held.set()
+            done.wait(HANG_GUARD_S)
 
     holder = threading.Thread(target=hold)
     holder.start()
-    time.sleep(0.2)
     try:
+        assert held.wait(HANG_GUARD_S), "the other indexer never took the lock"
         with pytest.raises(CacheError, match="being indexed"):
             open_memory(speech_video, tmp_path)
     finally:

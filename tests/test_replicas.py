@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from mcr_agent import AgentConfig, ModelServerError
 from mcr_agent.model.client import OpenAIVideoLLM
-from tests.fake_openai import FakeOpenAIServer, Request, dead_url
+from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Request, dead_url, wait_for
 
 
 def client(*urls: str, concurrency: int = 8) -> OpenAIVideoLLM:
     config = AgentConfig(base_url=", ".join(urls), model="fake-vlm", max_retries=1,
-                         timeout=5, max_concurrency=concurrency)  # fmt: skip
+                         timeout=HANG_GUARD_S, max_concurrency=concurrency)  # fmt: skip
     return OpenAIVideoLLM(config)
 
 
@@ -27,7 +27,15 @@ def echo(request: Request) -> str:
 
 
 def test_requests_spread_over_replicas() -> None:
-    with FakeOpenAIServer(echo, latency=0.2) as a, FakeOpenAIServer(echo, latency=0.2) as b:
+    # Each wave of 8 requests is answered only once all 8 are in flight, so each replica is
+    # chosen while the others' requests are outstanding, however fast the machine runs them.
+    wave = threading.Barrier(8, timeout=HANG_GUARD_S)
+
+    def in_waves(request: Request) -> str:
+        wave.wait()
+        return echo(request)
+
+    with FakeOpenAIServer(in_waves) as a, FakeOpenAIServer(in_waves) as b:
         llm = client(a.base_url, b.base_url)
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda i: ask(llm, i), range(16)))
@@ -38,7 +46,7 @@ def test_requests_spread_over_replicas() -> None:
 
 
 def test_a_replica_that_dies_mid_run_loses_no_request() -> None:
-    with FakeOpenAIServer(echo, latency=0.1) as a, FakeOpenAIServer(echo, latency=0.1) as b:
+    with FakeOpenAIServer(echo) as a, FakeOpenAIServer(echo) as b:
         llm = client(a.base_url, b.base_url)
         with ThreadPoolExecutor(4) as pool:
             first = list(pool.map(lambda i: ask(llm, i), range(8)))
@@ -57,11 +65,15 @@ def test_a_replica_is_back_once_its_health_check_passes() -> None:
         for i in range(4):
             assert ask(llm, i) == f"answer to question {i}"  # all on b meanwhile
         a = FakeOpenAIServer(echo, port=port).start()
+
+        def back() -> bool:
+            assert ask(llm, 5) == "answer to question 5"
+            return bool(a.requests)
+
         try:
-            time.sleep(1.2)  # the first cool-down
-            for i in range(6):
-                ask(llm, i)
-            assert a.requests  # back in the rotation
+            # Asked until `a` answers: its cool-down (1 s, doubled per failed health check)
+            # ends whatever the machine's speed, and then its health check passes.
+            assert wait_for(back), "the replica never came back into the rotation"
         finally:
             a.stop()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,8 @@ import openai
 import pytest
 
 from mcr_agent.serve.app import create_app, split_reply
-from tests.serve_helpers import png_url, scripted_engine, serve_app
-
-pytestmark = pytest.mark.timeout(120)
+from tests.fake_openai import HANG_GUARD_S, wait_for
+from tests.serve_helpers import png_url, scripted_engine, serve_app, until_cancelled
 
 TOOLS = [
     {
@@ -141,7 +139,8 @@ def served(tiny_vlm: Path) -> Iterator[Callable[..., tuple[openai.OpenAI, Any]]]
         server = serve_app(create_app(engine))
         url = server.__enter__()
         stack.append((server, engine))
-        return openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=30), engine
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=HANG_GUARD_S)
+        return client, engine
 
     yield start
     for server, engine in stack:
@@ -224,18 +223,38 @@ def test_stop_strings_and_max_tokens(served: Any) -> None:
     assert short.choices[0].finish_reason == "length" and short.usage.completion_tokens == 3
 
 
+def queued_behind_the_first(
+    pool: cf.ThreadPoolExecutor,
+    engine: Any,
+    gate: threading.Event,
+    ask: Callable[[int], Any],
+    n: int,
+) -> list[cf.Future[Any]]:
+    """Request 0 alone on the model, held by `gate` (its reply waits on it) until requests 1
+    to n-1 are all queued behind it; then the gate opens."""
+    futures = [pool.submit(ask, 0)]
+    try:
+        assert wait_for(lambda: engine.stats()["running"] == 1), "the first request never ran"
+        futures += [pool.submit(ask, i) for i in range(1, n)]
+        assert wait_for(lambda: engine.stats()["queued"] == n - 1), "the others never queued"
+    finally:
+        gate.set()
+    return futures
+
+
 def test_rows_of_a_batch_keep_their_own_replies(served: Any) -> None:
     gate = threading.Event()
 
     def reply(prompt: str) -> str:
-        gate.wait(5)  # hold the first batch so the others queue up behind it
+        gate.wait(HANG_GUARD_S)  # hold the first batch so the others queue up behind it
         return f"echo {last_user(prompt)}" * (1 + len(last_user(prompt)) % 3)
 
     client, engine = served(reply, max_batch=16)
     with cf.ThreadPoolExecutor(16) as pool:
-        futures = [pool.submit(chat, client, f"q{i}", max_tokens=64) for i in range(16)]
-        gate.set()
-        replies = [f.result() for f in futures]
+        asks = queued_behind_the_first(
+            pool, engine, gate, lambda i: chat(client, f"q{i}", max_tokens=64), 16
+        )
+        replies = [f.result() for f in asks]
     for i, r in enumerate(replies):
         assert r.choices[0].message.content == f"echo q{i}" * (1 + len(f"q{i}") % 3)
     assert engine.largest_batch > 1 and engine.served == 16
@@ -271,13 +290,12 @@ def test_out_of_memory_batch_splits_and_single_request_gets_400(served: Any) -> 
     gate = threading.Event()
 
     def reply(prompt: str) -> str:
-        gate.wait(5)
+        gate.wait(HANG_GUARD_S)
         return "ok " + last_user(prompt)
 
     client, engine = served(reply, fail=fail)
     with cf.ThreadPoolExecutor(6) as pool:
-        futures = [pool.submit(chat, client, f"r{i}") for i in range(6)]
-        gate.set()
+        futures = queued_behind_the_first(pool, engine, gate, lambda i: chat(client, f"r{i}"), 6)
         assert sorted(f.result().choices[0].message.content for f in futures) == sorted(
             f"ok r{i}" for i in range(6)
         )
@@ -324,16 +342,19 @@ def test_tool_round_trip_renders_the_call_and_its_result(served: Any) -> None:
 def test_a_client_that_leaves_stops_its_row(served: Any) -> None:
     import httpx
 
-    client, engine = served(lambda prompt: "word " * 400, delay=0.005)
+    def pace(rows: int, step: int) -> None:
+        if step == 20 and engine.served == 1:  # the first reply waits until its client left
+            until_cancelled(engine)
+
+    client, engine = served(lambda prompt: "word " * 400, pace=pace)
     url = str(client.base_url).rstrip("/") + "/chat/completions"
     body = {"messages": [{"role": "user", "content": "x"}], "stream": True, "max_tokens": 500}
-    with httpx.stream("POST", url, json=body, timeout=30) as response:
-        lines = response.iter_lines()
-        for _ in range(6):
-            next(lines)
-    deadline = time.monotonic() + 10
-    while engine.stats()["running"] and time.monotonic() < deadline:
-        time.sleep(0.05)
+    with httpx.stream("POST", url, json=body, timeout=HANG_GUARD_S) as response:
+        for line in response.iter_lines():
+            chunk = json.loads(line[6:]) if line.startswith("data: {") else None
+            if chunk and chunk["choices"][0]["delta"].get("content"):
+                break  # words are streaming: the client leaves
+    assert wait_for(lambda: engine.stats()["running"] == 0), "the row never ended"
     steps = engine.model.steps
     assert steps < 300, f"the row ran on after its client left ({steps} steps)"
     assert chat(client, "after").choices[0].message.content.startswith("word")
@@ -348,40 +369,50 @@ def test_streamed_characters_made_of_several_tokens(served: Any) -> None:
 
 
 def test_a_short_reply_does_not_wait_for_its_batch(served: Any) -> None:
-    gate = threading.Event()
+    """Short and long share a batch; the long row is then held until the short reply has
+    reached its client, which proves the short one did not wait for the batch to end."""
+    gate, release_long = threading.Event(), threading.Event()
 
     def reply(prompt: str) -> str:
-        gate.wait(5)
+        gate.wait(HANG_GUARD_S)
         return "B" if "short" in prompt else "word " * 300
 
-    client, engine = served(reply, delay=0.005, max_batch=4)
+    def pace(rows: int, step: int) -> None:
+        if rows == 2 and step == 10:  # the short row ended at step 1
+            release_long.wait(HANG_GUARD_S)
+
+    client, engine = served(reply, pace=pace, max_batch=4)
+    prompts = ("first", "short", "long")
     with cf.ThreadPoolExecutor(3) as pool:
-        first = pool.submit(chat, client, "first")  # holds the worker until the gate opens
-        time.sleep(0.3)
-        started = time.monotonic()
-        futures = {q: pool.submit(chat, client, q, max_tokens=400) for q in ("short", "long")}
-        gate.set()
-        short = futures["short"].result()
-        short_at = time.monotonic() - started
-        futures["long"].result()
-        long_at = time.monotonic() - started
+        first, short_future, long_future = queued_behind_the_first(
+            pool, engine, gate, lambda i: chat(client, prompts[i], max_tokens=400), 3
+        )
+        try:
+            short = short_future.result()
+            assert not long_future.done()  # the long row of its batch is still on the model
+        finally:
+            release_long.set()
+        long_future.result()
         first.result()
     assert short.choices[0].message.content == "B"
     assert engine.largest_batch >= 2
-    assert short_at < long_at - 0.5, (short_at, long_at)
 
 
 def test_a_plain_client_that_leaves_stops_its_row(served: Any) -> None:
+    """The reply is held until the request is cancelled, so only the client's read timeout
+    can end the request."""
     import httpx
 
-    client, engine = served(lambda prompt: "word " * 400, delay=0.005)
+    def pace(rows: int, step: int) -> None:
+        if step == 20:  # the reply waits until its client has left
+            until_cancelled(engine)
+
+    client, engine = served(lambda prompt: "word " * 400, pace=pace)
     url = str(client.base_url).rstrip("/") + "/chat/completions"
     body = {"messages": [{"role": "user", "content": "x"}], "max_tokens": 500}
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(url, json=body, timeout=0.4)
-    deadline = time.monotonic() + 10
-    while engine.stats()["running"] and time.monotonic() < deadline:
-        time.sleep(0.05)
+        httpx.post(url, json=body, timeout=httpx.Timeout(HANG_GUARD_S, read=0.4))
+    assert wait_for(lambda: engine.stats()["served"] == 1 and engine.stats()["running"] == 0)
     assert engine.model.steps < 350, f"the row ran on after its client left ({engine.model.steps})"
 
 
@@ -406,10 +437,13 @@ def test_malformed_requests_get_openai_400s(served: Any, body: dict[str, Any] | 
     url = str(client.base_url).rstrip("/") + "/chat/completions"
     if body is None:
         response = httpx.post(
-            url, content=b"{not json", headers={"content-type": "application/json"}
+            url,
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+            timeout=HANG_GUARD_S,
         )
     else:
-        response = httpx.post(url, json=body)
+        response = httpx.post(url, json=body, timeout=HANG_GUARD_S)
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and error["message"]
@@ -420,11 +454,17 @@ def test_api_key_is_required_when_set(tiny_vlm: Path) -> None:
     import httpx
 
     engine = scripted_engine(tiny_vlm, lambda prompt: "ok")
+
+    def health(url: str) -> httpx.Response:
+        return httpx.get(url.removesuffix("/v1") + "/health", timeout=HANG_GUARD_S)
+
     with serve_app(create_app(engine, api_key="s3cret")) as url:
-        assert httpx.get(url.removesuffix("/v1") + "/health").status_code == 200
+        assert health(url).status_code == 200
         for key in ("wrong", "sékret"):
             response = httpx.get(
-                f"{url}/models", headers={"authorization": f"Bearer {key}".encode()}
+                f"{url}/models",
+                headers={"authorization": f"Bearer {key}".encode()},
+                timeout=HANG_GUARD_S,
             )
             assert (
                 response.status_code == 401 and "--api-key" in response.json()["error"]["message"]
@@ -432,16 +472,27 @@ def test_api_key_is_required_when_set(tiny_vlm: Path) -> None:
         good = openai.OpenAI(base_url=url, api_key="s3cret", max_retries=0)
         assert chat(good, "x").choices[0].message.content == "ok"
         engine.close()
-        assert httpx.get(url.removesuffix("/v1") + "/health").status_code == 503
+        assert health(url).status_code == 503
 
 
 def test_a_full_queue_answers_429(served: Any) -> None:
     gate = threading.Event()
-    client, _ = served(lambda prompt: gate.wait(5) and "ok", max_queue=1)
+
+    def reply(prompt: str) -> str:
+        gate.wait(HANG_GUARD_S)
+        return "ok"
+
+    client, engine = served(reply, max_queue=1)
     with cf.ThreadPoolExecutor(4) as pool:
-        futures = [pool.submit(chat, client, f"q{i}") for i in range(4)]
-        time.sleep(0.5)
-        gate.set()
+        futures = [pool.submit(chat, client, "q0")]
+        try:
+            assert wait_for(lambda: engine.stats()["running"] == 1), "the first request never ran"
+            later = [pool.submit(chat, client, f"q{i}") for i in (1, 2, 3)]
+            futures += later
+            # One waits in the queue of one; the other two are refused while the gate is shut.
+            assert wait_for(lambda: sum(f.done() for f in later) == 2)
+        finally:
+            gate.set()
         outcomes = []
         for f in futures:
             try:
@@ -450,6 +501,7 @@ def test_a_full_queue_answers_429(served: Any) -> None:
                 assert "busy" in exc.message
                 outcomes.append("429")
     assert "429" in outcomes and "ok" in outcomes
+    assert sorted(outcomes) == ["429", "429", "ok", "ok"]
 
 
 def test_image_tokens_are_known_before_decoding(tiny_vlm: Path) -> None:

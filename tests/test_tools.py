@@ -6,14 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from memory import IndexSettings, build_memory
+from memory import VideoMemory
+from tests.conftest import ocr_memory
 from tools import MemorySearch, ToolContext, clamp_window, run_tool
 
 
 @pytest.fixture(scope="module")
-def mem(speech_video: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    cache = tmp_path_factory.mktemp("tools")
-    return build_memory(speech_video, settings=IndexSettings(ocr=True), cache=cache)[0]
+def mem(
+    speech_video: Path, ocr_memory_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> VideoMemory:
+    return ocr_memory(ocr_memory_cache, speech_video, tmp_path_factory.mktemp("tools"))
 
 
 def test_memory_search_cites_timestamps(mem) -> None:  # type: ignore[no-untyped-def]

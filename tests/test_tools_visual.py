@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from mcr_agent.errors import ModelReplyError
-from memory import Entry, Frame, Hit, IndexSettings, Level, build_memory
-from memory.ocr import KeyframeReader
-from tests.conftest import CUTS
+from memory import Entry, Frame, Hit, Level, VideoMemory
+from tests.conftest import CUTS, ocr_memory
+from tests.frame_reader import FrameReader
 from tools import (
     Evidence,
     FrameLimits,
@@ -33,13 +33,14 @@ TOLERANCE = 1 / 25 + 1e-6  # one frame of the shared video
 
 
 @pytest.fixture(scope="module")
-def mem(speech_video: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    cache = tmp_path_factory.mktemp("tools_visual")
-    return build_memory(speech_video, settings=IndexSettings(ocr=True), cache=cache)[0]
+def mem(
+    speech_video: Path, ocr_memory_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> VideoMemory:
+    return ocr_memory(ocr_memory_cache, speech_video, tmp_path_factory.mktemp("tools_visual"))
 
 
 def _read(frames: Sequence[Frame]) -> list[tuple[float, str]]:
-    reader = KeyframeReader()
+    reader = FrameReader()
     return [(f.time, reader.read(f.jpeg).replace("\n", " ")) for f in frames]
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import time
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -17,10 +18,11 @@ import pandas as pd  # type: ignore[import-untyped]
 import pytest
 from click.testing import CliRunner
 
+from mcr_agent import Agent, AgentConfig
 from mcr_agent.front.cli import main
 from mcr_agent.front.media import make_scenes_video
 from tests.agent_model import HonestAgentModel
-from tests.fake_openai import FakeOpenAIServer, Reply, Request
+from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Reply, Request, wait_for
 
 # (video_id, videoID, duration, domain, sub_category, texts, speech, questions)
 VIDEOS = [
@@ -72,6 +74,27 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def dataset_memories(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache with the dataset videos' memories as a run builds them (captioned by the
+    honest model), for the tests about resuming and failures rather than indexing."""
+    cache = tmp_path_factory.mktemp("videomme-memories")
+    with FakeOpenAIServer(HonestAgentModel()) as srv:
+        config = AgentConfig(
+            base_url=srv.base_url, model="fake-vlm", cache_dir=cache, timeout=HANG_GUARD_S
+        )
+        agent = Agent(config)
+        for _, name, *_ in VIDEOS:
+            agent.index(dataset / "videos" / f"{name}.mp4")
+    return cache
+
+
+@pytest.fixture
+def indexed(dataset_memories: Path, tmp_path: Path) -> Path:
+    """The test's cache folder (MCR_CACHE_DIR) holding a copy of `dataset_memories`."""
+    return Path(shutil.copytree(dataset_memories, tmp_path / "cache", dirs_exist_ok=True))
+
+
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, ["eval", "videomme", *args])
     return result.exit_code, result.stdout, result.stderr
@@ -116,7 +139,7 @@ def test_agent_and_direct_runs_write_the_official_reports(dataset: Path, tmp_pat
 
 
 def test_a_dead_server_stops_the_run_and_the_same_command_resumes(
-    dataset: Path, tmp_path: Path
+    dataset: Path, indexed: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     honest = HonestAgentModel()
@@ -143,24 +166,40 @@ def test_a_dead_server_stops_the_run_and_the_same_command_resumes(
     assert set(ids) == {"001-1", "001-2", "002-1", "002-2"} and max(ids.values()) == 1
 
 
-def test_a_killed_run_resumes_without_duplicates(dataset: Path, tmp_path: Path) -> None:
+def test_a_killed_run_resumes_without_duplicates(
+    dataset: Path, indexed: Path, tmp_path: Path
+) -> None:
+    """Killed between two questions: once the first record is on disk, the run's next model
+    request is held until the run has been killed, so exactly one record came before."""
     out = tmp_path / "out"
+    log = out / "agent.jsonl"
     args = ["--data", str(dataset), "--out", str(out), "--concurrency", "1"]
-    env = {**os.environ, "MCR_CACHE_DIR": str(tmp_path / "cache")}
-    with FakeOpenAIServer(HonestAgentModel(), latency=0.3) as srv:
+    env = {**os.environ, "MCR_CACHE_DIR": str(indexed)}
+    honest = HonestAgentModel()
+    held, release = threading.Event(), threading.Event()
+
+    def hold_after_the_first_record(request: Request) -> str | Reply:
+        if not release.is_set() and log.exists() and log.read_text().count("\n") >= 1:
+            held.set()
+            release.wait(HANG_GUARD_S)
+        return honest(request)
+
+    with FakeOpenAIServer(hold_after_the_first_record) as srv:
         proc = subprocess.Popen(
             [sys.executable, "-m", "evals.videomme", *args, "--base-url", srv.base_url],
             cwd=Path(__file__).parent.parent, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        log = out / "agent.jsonl"
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None:
-            if log.exists() and log.read_text().count("\n") >= 1:
-                break
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        try:
+            assert wait_for(lambda: held.is_set() or proc.poll() is not None)
+            assert held.is_set(), f"the run ended ({proc.returncode}) before its first record"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        finally:
+            release.set()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         with log.open("a") as f:
             f.write('{"question_id": "002-1", "torn')  # as if killed mid-write
         before = len(records_lenient(log))
@@ -195,7 +234,9 @@ def test_bad_inputs_are_one_line_errors(dataset: Path, tmp_path: Path) -> None:
     assert code == 1 and "no model server answers" in err
 
 
-def test_an_unreadable_video_is_reported_and_the_run_goes_on(dataset: Path, tmp_path: Path) -> None:
+def test_an_unreadable_video_is_reported_and_the_run_goes_on(
+    dataset: Path, indexed: Path, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     (data / "videos").mkdir(parents=True)
     rows = [r for r in _rows() if r["videoID"] in ("vidGate7B02", "vidRedCar01")][:4]

@@ -13,12 +13,13 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from mcr_agent.errors import ModelReplyError
-from memory import Frame, VideoMemory
+from memory import Entry, Frame, VideoMemory
 
 __all__ = [
     "Evidence",
     "FrameLimits",
     "Perceiver",
+    "SpeechSource",
     "Tool",
     "ToolArgs",
     "ToolContext",
@@ -101,6 +102,14 @@ class WebSearcher(Protocol):
         ...
 
 
+class SpeechSource(Protocol):
+    """Speech of the video transcribed on demand (`tools.asr.SpeechWindows`)."""
+
+    def entries(self, start: float, end: float) -> list[Entry]:
+        """`asr` entries overlapping [start, end] s; raises `ToolFailure` when it cannot."""
+        ...
+
+
 @dataclass(frozen=True)
 class FrameLimits:
     """Per-call budgets for frames a tool decodes and sends to the model.
@@ -119,12 +128,14 @@ class FrameLimits:
 @dataclass(frozen=True)
 class ToolContext:
     """What tools may use during one run: the memory (and through it, only its video file),
-    the model, web search, and frame budgets."""
+    the model, web search, frame budgets, and the run's speech transcribed on demand
+    (`tools.asr.SpeechWindows`; None: each request is transcribed when it is made)."""
 
     memory: VideoMemory
     perceiver: Perceiver | None = None
     web: WebSearcher | None = None
     limits: FrameLimits = field(default_factory=FrameLimits)
+    speech: SpeechSource | None = None
 
 
 class ToolArgs(BaseModel, extra="forbid", allow_inf_nan=False):

@@ -186,21 +186,42 @@ class Agent:
         progress: ProgressSink | None,
         seen: _Seen,
     ) -> Iterator[Event]:
-        from ..loop.graph import compiled_graph, recursion_limit
+        from ..loop.graph import recursion_limit
 
         deps = Deps(
             config=self.config,
             meter=meter,
+            # `stream` has just pinged the server: captions need no second check.
             load_memory=lambda: self._build(
-                info, subtitles=subtitles, progress=progress, usage=seen.index_usage
+                info,
+                subtitles=subtitles,
+                progress=progress,
+                server_up=True,
+                usage=seen.index_usage,
             )[0],
             tools=self._tools if self._tools is not None else _default_tools(),
             web=self._web if self._web is not None else _default_web(),
             video_path=info.path,
         )
-        steps: list[Step] = []
         budget = self.config.budget
         limit = recursion_limit(budget.max_steps, budget.max_verifications)
+        try:
+            yield from self._events(deps, question, options, meter, limit, seen)
+        finally:
+            deps.close()
+
+    def _events(
+        self,
+        deps: Deps,
+        question: str,
+        options: tuple[str, ...],
+        meter: Meter,
+        limit: int,
+        seen: _Seen,
+    ) -> Iterator[Event]:
+        from ..loop.graph import compiled_graph
+
+        steps: list[Step] = []
         for chunk in compiled_graph().stream(
             {"question": question, "options": list(options)},
             context=deps,
@@ -283,11 +304,12 @@ class Agent:
         force: bool = False,
         captions: bool = True,
         progress: ProgressSink | None = None,
+        server_up: bool = False,
         usage: Usage | None = None,
     ) -> tuple[VideoMemory, BuildReport]:
         meter = Meter(self.llm, None, usage=usage)
         captioner = None
-        if captions and _answers(meter):
+        if captions and (server_up or _answers(meter)):
             captioner = VLMCaptioner(self.llm, meter=meter)
         settings = replace(self.config.index, caption_concurrency=self.config.max_concurrency)
         return build_memory(
@@ -310,9 +332,9 @@ class Agent:
         usage: Usage | None = None,
     ) -> VideoMemory:
         """The memory of a video, built if needed (`usage` as in `build`)."""
-        return self.build(
-            video, subtitles=subtitles, force=force, progress=progress, usage=usage
-        )[0]
+        return self.build(video, subtitles=subtitles, force=force, progress=progress, usage=usage)[
+            0
+        ]
 
     def open_memory(self, video: str | Path) -> VideoMemory | None:
         """The newest complete memory of a video, or None if it was never indexed."""

@@ -276,10 +276,10 @@ def memory_search(
     video: Path, query: str, levels: tuple[str, ...], k: int, mode: str, as_json: bool
 ) -> None:
     """Search the memory of VIDEO for QUERY; prints hits with timestamps."""
-    from .api import Agent
+    from memory import open_memory, probe
 
-    agent = Agent(AgentConfig.from_env())
-    mem = agent.open_memory(video)
+    # The memory alone: no model client, tools or loop to load for a search.
+    mem = open_memory(probe(video).path, AgentConfig.from_env().cache_dir)
     if mem is None:
         raise MCRAgentError(f"{video} has no memory yet: run `mcr-agent index {video}` first")
     hits = mem.search(query, k=k, levels=levels or None, mode=mode)  # type: ignore[arg-type]

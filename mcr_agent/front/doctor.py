@@ -65,8 +65,9 @@ def _asr(config: AgentConfig) -> str:
 def _embedder(config: AgentConfig) -> str:
     from memory.embed import SentenceEmbedder
 
-    vector = SentenceEmbedder(config.index.embed_model).embed(["hello"])
-    return f"{config.index.embed_model}, {vector.shape[1]} dimensions"
+    embedder = SentenceEmbedder(config.index.embed_model, cache=config.cache_dir)
+    vector = embedder.embed(["hello"])
+    return f"{config.index.embed_model}, {vector.shape[1]} dimensions, {embedder.runtime}"
 
 
 def _ocr() -> str:

@@ -67,6 +67,12 @@ def print_build(console: Console, memory: VideoMemory, report: BuildReport, base
         f"{info.fps:g} fps{', audio' if info.has_audio else ', no audio'}",
         highlight=False,
     )
+    if info.start_time:
+        console.print(
+            f"times are the player's: 0 s is {info.start_time:.3f} s on the file's own clock",
+            highlight=False,
+            style="dim",
+        )
     console.print(
         f"memory: {memory.folder}" + ("  (reused from cache)" if report.reused else ""),
         highlight=False,

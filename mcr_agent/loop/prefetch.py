@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from memory import Entry, Frame, IndexSettings, Level, VideoMemory, frames_at
+from tools.asr import MAX_ON_DEMAND_SECONDS
 from tools.summarize import keyframes_in
 
 from ..config import Budget
@@ -14,7 +15,7 @@ from .notes import memory_note
 from .spans import merge_spans
 from .state import Note, Route
 
-__all__ = ["keyframes", "prefetch"]
+__all__ = ["keyframes", "prefetch", "speech_ahead"]
 
 logger = logging.getLogger(__name__)
 _KEYFRAME_PIXELS = IndexSettings().keyframe_max_pixels
@@ -85,6 +86,23 @@ def prefetch(
         spread = [(i * memory.duration / 4, (i + 1) * memory.duration / 4) for i in range(4)]
         return [note], keyframes(memory, spread, frames_most), f"{len(parts)} parts"
     return [], keyframes(memory, top, frames_most), "web search offered first"
+
+
+def speech_ahead(
+    memory: VideoMemory, candidates: Sequence[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """Windows worth transcribing before the model asks: none unless the memory was built
+    without speech recognition and has no subtitles while the video has audio; then the
+    whole video when the asr tool would transcribe it in one call, else the windows around
+    the two best candidate spans."""
+    if not memory.info.has_audio or memory.manifest.get("settings", {}).get("asr", True):
+        return []
+    if memory.level(Level.SUBTITLE) or memory.level(Level.ASR):
+        return []
+    if memory.duration <= MAX_ON_DEMAND_SECONDS:
+        return [(0.0, memory.duration)]
+    around = [(max(0.0, a - 10), min(memory.duration, b + 10)) for a, b in candidates[:2]]
+    return [(a, min(b, a + MAX_ON_DEMAND_SECONDS)) for a, b in merge_spans(around)]
 
 
 def _captioned(entries: list[Entry]) -> list[Entry]:

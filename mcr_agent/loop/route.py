@@ -14,7 +14,7 @@ from langgraph.runtime import Runtime
 
 from memory import Frame
 
-from .prefetch import prefetch
+from .prefetch import prefetch, speech_ahead
 from .runtime import Deps
 from .state import AgentState, Note, Route, Step
 
@@ -88,7 +88,9 @@ class RouteUpdate(TypedDict):
 
 
 def route(state: AgentState, runtime: Runtime[Deps]) -> RouteUpdate:
-    """Classify the question and pre-fetch what its class needs.
+    """Classify the question and pre-fetch what its class needs; for a speech question
+    about a memory built without speech, start transcribing the likely windows (they run
+    while the model answers the first prompt, and the asr tool takes them from there).
 
     Reads ``question``, ``options``, ``belief`` (candidate spans), ``context``. Writes
     ``route``, ``tool_order``, ``context`` (the pre-fetched notes added) and
@@ -97,7 +99,12 @@ def route(state: AgentState, runtime: Runtime[Deps]) -> RouteUpdate:
     deps = runtime.context
     kind = classify(state["question"], state.get("options") or [])
     order = tool_order(kind, list(deps.tools))
-    notes, frames, fetched = prefetch(kind, deps.memory, state["belief"].candidates, deps.budget)
+    candidates = state["belief"].candidates
+    notes, frames, fetched = prefetch(kind, deps.memory, candidates, deps.budget)
+    if kind == "speech" and "asr" in deps.tools:
+        # Speech the memory lacks is transcribed while the model reads the first prompt.
+        ahead = [w for w in speech_ahead(deps.memory, candidates) if deps.speech.start(*w)]
+        fetched += f", transcribing {sum(b - a for a, b in ahead):.0f} s ahead" * bool(ahead)
     return {
         "route": kind,
         "tool_order": order,

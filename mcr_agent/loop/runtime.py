@@ -7,6 +7,7 @@ import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from memory import VideoMemory
 from tools import FrameLimits, Tool, ToolContext, WebSearcher
@@ -14,6 +15,9 @@ from tools import FrameLimits, Tool, ToolContext, WebSearcher
 from ..config import AgentConfig, Budget
 from ..model.meter import Meter
 from ..model.perceiver import ModelPerceiver
+
+if TYPE_CHECKING:
+    from tools.asr import SpeechWindows
 
 __all__ = ["Deps"]
 
@@ -52,8 +56,20 @@ class Deps:
         return memory
 
     @functools.cached_property
+    def speech(self) -> SpeechWindows:
+        """Speech transcribed on demand during this run, some of it ahead of the request."""
+        from tools.asr import SpeechWindows
+
+        return SpeechWindows(self.memory)
+
+    @functools.cached_property
     def tool_context(self) -> ToolContext:
         limits = FrameLimits(
             frames_per_call=self.budget.frames_per_call, max_pixels=self.budget.inspect_pixels
         )
-        return ToolContext(self.memory, ModelPerceiver(self.meter), self.web, limits)
+        return ToolContext(self.memory, ModelPerceiver(self.meter), self.web, limits, self.speech)
+
+    def close(self) -> None:
+        """End the run: work started ahead and not used is abandoned."""
+        if "speech" in self.__dict__:
+            self.speech.close()

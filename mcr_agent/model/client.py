@@ -134,20 +134,9 @@ class OpenAIVideoLLM:
     """`VideoLLM` over any OpenAI-compatible server (vLLM, our own server, ...)."""
 
     def __init__(self, config: AgentConfig) -> None:
-        import openai
-
         self.config = config
-        urls = config.base_urls
-        # One server: the client's own retries (with backoff, honouring retry-after). Several:
-        # a failure moves the request to another replica at once instead.
-        retries = config.max_retries if len(urls) == 1 else 0
-        replicas = [
-            Replica(u, openai.OpenAI(base_url=u, api_key=config.api_key, timeout=config.timeout,
-                                     max_retries=retries, http_client=_http_client()))
-            for u in urls
-        ]  # fmt: skip
-        self._pool = ReplicaPool(replicas, self._healthy)
-        self._client = replicas[0].client
+        self._replicas: ReplicaPool | None = None
+        self._replicas_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(config.max_concurrency)
         self._model = config.model
         self._lock = threading.Lock()
@@ -155,6 +144,27 @@ class OpenAIVideoLLM:
         self._native_tools: bool | None = (
             None if config.tool_mode == "auto" else (config.tool_mode == "native")
         )
+
+    @property
+    def _pool(self) -> ReplicaPool:
+        """The clients, made on first use: `openai` takes about half a CPU-second to import,
+        which a process that never calls the model (``memory search``) does not pay."""
+        with self._replicas_lock:
+            if self._replicas is None:
+                import openai
+
+                urls = self.config.base_urls
+                # One server: the client's own retries (with backoff, honouring retry-after).
+                # Several: a failure moves the request to another replica at once instead.
+                retries = self.config.max_retries if len(urls) == 1 else 0
+                replicas = [
+                    Replica(u, openai.OpenAI(base_url=u, api_key=self.config.api_key,
+                                             timeout=self.config.timeout, max_retries=retries,
+                                             http_client=_http_client()))
+                    for u in urls
+                ]  # fmt: skip
+                self._replicas = ReplicaPool(replicas, self._healthy)
+            return self._replicas
 
     @property
     def model_name(self) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .messages import Media, RequestError, conversation
+from .options import Limits
 
 __all__ = ["InputBuilder", "Limits", "Prepared", "RequestError"]
 
@@ -39,26 +40,6 @@ END = "<|vision_end|>"
 # Qwen3-VL's video processor spreads about this many pixels over all frames of a video.
 VIDEO_PIXELS = 24576 * 32 * 32
 _MIN_PIXELS = 32 * 32 * 4
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one request may ask of the server.
-
-    Attributes:
-        max_frames: Images plus video frames in one request.
-        max_pixels: Pixels of one image (larger ones are refused) or video frame (larger
-            ones are scaled down).
-        max_model_len: Prompt plus completion tokens.
-        media_root: Folder whose files requests may name by path; None refuses paths.
-        video_fps: Default sampling rate of videos.
-    """
-
-    max_frames: int = 64
-    max_pixels: int = 1920 * 1080
-    max_model_len: int = 65536
-    media_root: Path | None = None
-    video_fps: float = 2.0
 
 
 @dataclass
