@@ -116,7 +116,7 @@ def paired_difference(pairs: Iterable[tuple[bool, bool]], *, z: float = Z95) -> 
     one, two = wilson(a + b, n, z=z), wilson(a + c, n, z=z)
     p1, p2 = one.value, two.value
     margins = (a + b) * (c + d) * (a + c) * (b + d)
-    cross = a * d - b * c
+    cross: float = a * d - b * c
     cross = max(cross - n / 2, 0.0) if cross > 0 else cross
     phi = cross / math.sqrt(margins) if margins else 0.0
     down = math.sqrt(max(0.0, (p1 - one.low) ** 2 - 2 * phi * (p1 - one.low) * (two.high - p2)

@@ -24,9 +24,7 @@ class VLMCaptioner:
         meter: Counts the calls (a `Meter` without a budget over `llm`); None: uncounted.
     """
 
-    def __init__(
-        self, llm: VideoLLM, *, max_tokens: int = 320, meter: Meter | None = None
-    ) -> None:
+    def __init__(self, llm: VideoLLM, *, max_tokens: int = 320, meter: Meter | None = None) -> None:
         self.llm = llm
         self.max_tokens = max_tokens
         self.meter = meter
