@@ -117,10 +117,18 @@ def test_agent_and_direct_runs_write_the_official_reports(dataset: Path, tmp_pat
         assert "6 questions selected: 4 to run" in flat
         assert "1 videos not found" in flat and "vidMissing03" in flat
         assert "001-3: options are not" in flat
+        agent_requests = len(srv.requests)
         code, stdout, err = run("--data", str(dataset), "--out", str(out), "--base-url",
                                 srv.base_url, "--mode", "direct")  # fmt: skip
         assert code == 0, stdout + err
+        direct_requests = len(srv.requests) - agent_requests
     agent = {r["question_id"]: r for r in records(out, "agent")}
+    # Whole cost: the questions' calls and their shares of indexing add up to every request
+    # the server got (captions and summaries included), in each mode.
+    calls = sum(r["usage"]["model_calls"] + r["index_usage"].get("model_calls", 0)
+                for r in agent.values())  # fmt: skip
+    assert calls == pytest.approx(agent_requests)
+    assert sum(r["usage"]["model_calls"] for r in records(out, "direct")) == direct_requests
     assert set(agent) == {"001-1", "001-2", "002-1", "002-2"}
     assert agent["001-2"]["choice"] == "C" and agent["002-1"]["choice"] == "D"
     assert agent["001-1"]["choice"] == "B" and agent["001-1"]["usage"]["model_calls"] >= 2
