@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mcr_agent import AgentConfig
-from mcr_agent.front.corpus import BuildOptions, IndexJob, PoolRunner, Runner, machine_cpus
+from mcr_agent.front.corpus.jobs import BuildOptions, IndexJob, PoolRunner, Runner, machine_cpus
 
 from .bench_index import machine_facts, sentence
 
@@ -131,7 +131,7 @@ def run_all(out: Path, jobs: list[IndexJob], *, ocr: bool, ray: bool) -> list[Ro
         pool = PoolRunner(options, workers=workers, threads=threads)
         rows.append(measure(name, pool, jobs, used))
     if ray:
-        from mcr_agent.front.ray_runner import RayRunner
+        from mcr_agent.front.corpus.ray_runner import RayRunner
 
         runner = RayRunner(options_for(out, "ray", ocr=ocr), address="local", cpus=1)
         rows.append(measure(f"Ray local: {cores} tasks x 1 CPU", runner, jobs, cores))

@@ -14,9 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mcr_agent import Agent, AgentConfig, ConfigError
 from mcr_agent.front.console import make_console
-from mcr_agent.front.corpus import Runner
-from mcr_agent.front.corpus_cli import make_runner, ray_option
-from mcr_agent.front.ray_runner import RAY_ADDRESS_ENV
+from mcr_agent.front.corpus.cli import make_runner, ray_option
+from mcr_agent.front.corpus.jobs import Runner
+from mcr_agent.front.corpus.ray_runner import RAY_ADDRESS_ENV
 
 from .mme_data import Question, load_questions, select
 from .mme_log import ResultLog

@@ -23,7 +23,7 @@ from typing import Any
 
 from mcr_agent import Agent, AgentConfig, ConfigError, MCRAgentError, ModelServerError
 from mcr_agent.front.answer import Answer
-from mcr_agent.front.corpus import IndexJob, Runner
+from mcr_agent.front.corpus.jobs import IndexJob, Runner
 from mcr_agent.model.meter import Usage
 
 from .mme_data import Question, find_subtitles, find_video

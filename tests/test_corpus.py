@@ -25,10 +25,10 @@ from click.testing import CliRunner
 from mcr_agent import AgentConfig, ConfigError
 from mcr_agent.front.api import Agent
 from mcr_agent.front.cli import main
-from mcr_agent.front.corpus import find_videos
-from mcr_agent.front.corpus_cli import is_corpus
+from mcr_agent.front.corpus.cli import is_corpus
+from mcr_agent.front.corpus.jobs import find_videos
+from mcr_agent.front.corpus.ray_runner import ray_address
 from mcr_agent.front.media import make_scenes_video
-from mcr_agent.front.ray_runner import ray_address
 from tests.conftest import honest_responder
 from tests.fake_openai import FakeOpenAIServer, Request
 
@@ -54,9 +54,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def snapshot(cache: Path) -> dict[str, object]:
-    """Every memory in a cache: its scenes' times and its entries (level, times, text)."""
+    """Every memory in a cache (a folder with a manifest; the cache also holds embedder
+    exports): its scenes' times and its entries (level, times, text)."""
     found: dict[str, object] = {}
-    for folder in sorted(p for p in cache.iterdir() if p.is_dir()):
+    for folder in sorted(p.parent for p in cache.glob("*/manifest.json")):
         entries = json.loads((folder / "entries.json").read_text())
         scenes = json.loads((folder / "scenes.json").read_text())
         found[folder.name] = (
@@ -243,8 +244,8 @@ def test_the_bar_lines_and_table_of_a_run(corpus: Path) -> None:
 
     from rich.console import Console
 
-    from mcr_agent.front.corpus import IndexJob, Outcome
-    from mcr_agent.front.corpus_view import print_summary, run_corpus
+    from mcr_agent.front.corpus.jobs import IndexJob, Outcome
+    from mcr_agent.front.corpus.view import print_summary, run_corpus
 
     clips = find_videos([corpus])
     jobs = [IndexJob(v) for v in clips]

@@ -28,8 +28,8 @@ from mcp.types import CallToolResult, ImageContent, TextContent
 
 from mcr_agent.front.answer import Answer, VideoRef
 from mcr_agent.front.cli import main
-from mcr_agent.front.mcp_bridge import AllowedRoots, CallCancelled, PathRefused, ToolProgress
-from mcr_agent.front.mcp_views import (
+from mcr_agent.front.mcp.bridge import AllowedRoots, CallCancelled, PathRefused, ToolProgress
+from mcr_agent.front.mcp.views import (
     answer_text,
     search_result,
     search_text,
@@ -186,7 +186,7 @@ def test_cli_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert len(result.stderr.strip().splitlines()) == 1
     for name in [m for m in sys.modules if m == "mcp" or m.startswith(("mcp.", "mcp_types"))]:
         monkeypatch.setitem(sys.modules, name, None)  # as if the extra were not installed
-    monkeypatch.delitem(sys.modules, "mcr_agent.front.mcp_tools", raising=False)
+    monkeypatch.delitem(sys.modules, "mcr_agent.front.mcp.tools", raising=False)
     result = CliRunner().invoke(main, ["mcp", "--allow", str(tmp_path)])
     assert result.exit_code == 1 and "pip install 'mcr-agent[mcp]'" in result.stderr
     result = CliRunner().invoke(main, ["mcp", "--allow", str(tmp_path / "missing")])

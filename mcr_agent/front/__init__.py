@@ -6,13 +6,11 @@ cli.py        the `mcr-agent` command (parse, configure, call `Agent`, print)
 console.py    terminal consoles (whole lines when output is not a terminal)
 report.py     terminal summaries of answers, steps and index runs
 progress.py   terminal progress bars for indexing
-corpus.py     many videos: finding them, `index_video` (one video's work), the local worker pool
-corpus_view.py  the corpus run's bar, per-video lines and closing table
-corpus_cli.py   the corpus side of `index` (--workers, --ray) and its runner choice
-ray_runner.py   each video a Ray task (Ray imported only here, only when asked for)
+corpus/       many videos at once: finding them, one video's work, the worker pool, Ray
 trace.py      HTML and JSON traces of an answer
 doctor.py     `mcr-agent doctor`: checks of the machine and the server
 demo.py       `mcr-agent demo`
 media.py      generated videos with known ground truth (demo, tests, benchmarks)
+mcp/          `mcr-agent mcp`: the agent as tools of a Model Context Protocol server
 ui/           `mcr-agent ui`: the local web app (FastAPI, server-sent events, a static page)
 """

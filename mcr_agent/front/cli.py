@@ -21,8 +21,8 @@ from ..config import AgentConfig
 from ..errors import MCRAgentError, ModelServerError
 from ..serve import ServeOptions
 from .console import make_console
-from .corpus_cli import corpus_options, is_corpus, run_corpus_command
-from .mcp_server import mcp_command
+from .corpus.cli import corpus_options, is_corpus, run_corpus_command
+from .mcp.server import mcp_command
 from .ui.command import ui as ui_command
 
 if TYPE_CHECKING:

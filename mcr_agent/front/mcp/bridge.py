@@ -19,7 +19,7 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 __all__ = [
     "AllowedRoots",

@@ -1,7 +1,7 @@
 """Index many videos at once: find them, build each in a worker process, report each outcome.
 
 The work of one video is `index_video`, the same function whether it runs in a local worker
-process (`PoolRunner`, here) or as a Ray task (`mcr_agent.front.ray_runner`). It never raises:
+process (`PoolRunner`, here) or as a Ray task (`ray_runner`). It never raises:
 a video that cannot be indexed comes back as a failed `Outcome` with its one-line error, so
 the run goes on. Memories are written by the workers into the cache folder, whose atomic
 writes and per-video lock make concurrent builders safe; running the same command again
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from ..config import AgentConfig
-from ..errors import ConfigError, MCRAgentError
+from ...config import AgentConfig
+from ...errors import ConfigError, MCRAgentError
 
 __all__ = [
     "MEMORY_PER_WORKER",
@@ -134,7 +134,7 @@ def index_video(job: IndexJob, options: BuildOptions, threads: int | None = None
     """
     import time
 
-    from .api import Agent
+    from ..api import Agent
 
     if threads is not None:
         from memory.threads import limit_threads

@@ -27,11 +27,11 @@ from pydantic import BaseModel, Field
 from memory import Keyframe, VideoMemory
 from memory.store import read_json
 
-from ..errors import MCRAgentError
-from .answer import Answer
-from .api import Agent, Mode
-from .mcp_bridge import AllowedRoots, ToolProgress, progress_sender, run_cancellable
-from .mcp_views import (
+from ...errors import MCRAgentError
+from ..answer import Answer
+from ..api import Agent, Mode
+from .bridge import AllowedRoots, ToolProgress, progress_sender, run_cancellable
+from .views import (
     AnswerResult,
     IndexResult,
     SearchResult,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memory import BuildReport, Entry, Hit, Level, VideoMemory
 
-from .answer import Answer
+from ..answer import Answer
 
 __all__ = [
     "AnswerResult",

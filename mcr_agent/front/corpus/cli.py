@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
-from ..config import AgentConfig
-from ..errors import ConfigError, MCRAgentError
+from ...config import AgentConfig
+from ...errors import ConfigError, MCRAgentError
 
 if TYPE_CHECKING:
-    from .corpus import Runner
+    from .jobs import Runner
 
 __all__ = ["corpus_options", "is_corpus", "make_runner", "ray_option", "run_corpus_command"]
 
@@ -62,7 +62,7 @@ def make_runner(
         click.BadParameter: ``--ray`` got a value that is not an address.
         click.UsageError: Both ``--ray`` and ``--workers``.
     """
-    from .corpus import BuildOptions, PoolRunner, default_workers
+    from .jobs import BuildOptions, PoolRunner, default_workers
     from .ray_runner import RayRunner, ray_address
 
     options = BuildOptions(config=config, force=force)
@@ -96,8 +96,8 @@ def run_corpus_command(
     Raises:
         MCRAgentError: Some videos failed (exit 1); the others are done.
     """
-    from .corpus import IndexJob, find_videos
-    from .corpus_view import print_summary, run_corpus
+    from .jobs import IndexJob, find_videos
+    from .view import print_summary, run_corpus
 
     videos = find_videos(paths)
     if subtitles is not None and len(videos) > 1:

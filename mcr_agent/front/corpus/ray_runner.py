@@ -15,8 +15,8 @@ from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-from ..errors import ConfigError, DependencyError
-from .corpus import MEMORY_PER_WORKER, BuildOptions, IndexJob, Outcome, index_video
+from ...errors import ConfigError, DependencyError
+from .jobs import MEMORY_PER_WORKER, BuildOptions, IndexJob, Outcome, index_video
 
 __all__ = ["RayRunner", "ray_address"]
 

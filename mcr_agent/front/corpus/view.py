@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .corpus import IndexJob, Outcome, Runner
+from .jobs import IndexJob, Outcome, Runner
 
 __all__ = ["CorpusSummary", "header_duration", "print_summary", "run_corpus"]
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..config import AgentConfig
-from ..errors import ConfigError, DependencyError
-from .console import make_console
+from ...config import AgentConfig
+from ...errors import ConfigError, DependencyError
+from ..console import make_console
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -92,15 +92,15 @@ def serve_mcp(
         ConfigError: The port is taken.
     """
     try:
-        from .mcp_tools import build_server
+        from .tools import build_server
     except ModuleNotFoundError as exc:
         if exc.name is None or exc.name.split(".")[0] not in ("mcp", "mcp_types"):
             raise
         raise DependencyError(
             "the MCP server needs the mcp package: pip install 'mcr-agent[mcp]'"
         ) from exc
-    from .api import Agent
-    from .mcp_bridge import AllowedRoots
+    from ..api import Agent
+    from .bridge import AllowedRoots
 
     roots = AllowedRoots(allow)
     server = build_server(Agent(config), roots)
