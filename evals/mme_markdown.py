@@ -128,17 +128,19 @@ def _breakdown_table(
 ) -> list[str]:
     header = [title]
     for m in groups:
-        header += [f"{m} official scorer", f"{m} answered", f"{m} strict"]
+        header += [f"{m} answered/fallback/failed", f"{m} official scorer", f"{m} answered",
+                   f"{m} strict"]  # fmt: skip
     rows = []
     for name in ordered([n for g in groups.values() for n in g], canonical):
         row: list[object] = [name]
         for g in groups.values():
             if name in g:
                 found = g[name]
+                row += [f"{found.answered}/{found.fallback}/{found.failed}"]
                 row += [accuracy_cell(i) for i in
                         (found.ci_official, found.ci_answered, found.ci_strict)]  # fmt: skip
             else:
-                row += ["-", "-", "-"]
+                row += ["-", "-", "-", "-"]
         rows.append(row)
     return _table(header, rows)
 

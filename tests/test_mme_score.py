@@ -352,7 +352,7 @@ def test_summary_and_markdown() -> None:
     assert (f"| overall | +25.0 | +0.0 | -7.1 | +50.0 [{100 * paired.low:+.1f}, "
             f"{100 * paired.high:+.1f}] | 2 | 1 | 0 |") in md  # fmt: skip
     # the official parser read nothing of the long video's failed question
-    assert "| long | n/a 0/0 | n/a 0/0 | 0.0 [0.0, 79.3] 0/1 | - | - | - |" in md
+    assert "| long | 0/0/1 | n/a 0/0 | n/a 0/0 | 0.0 [0.0, 79.3] 0/1 | - | - | - | - |" in md
     assert "| Humanity & History | " in md
     assert "the InternVideo3 paper's numbers, not ours" in md and "75.8" in md
     assert "Duplicate question_ids in agent (last record kept): 002-1" in md
