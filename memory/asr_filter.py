@@ -48,6 +48,10 @@ NON_ENGLISH_SHARE = 0.5
 """Share of the decoded speech (seconds) rejected as loops or low confidence from which an
 English-only model's input is reported as non-English."""
 
+NON_ENGLISH_MIN_SECONDS = 1.0
+"""Less rejected speech than this says nothing about its language (a one-frame clip keeps a
+fraction of a second of audio, whatever was said)."""
+
 _VOICED_HINT_SECONDS = 3.0
 
 FILTER: dict[str, float | int] = {
@@ -148,7 +152,12 @@ class SpeechStats:
     def looks_non_english(self) -> bool:
         """An English-only model failed on most of the speech it heard."""
         heard = self.failed_seconds + self.kept_seconds
-        return self.english_only and heard > 0 and self.failed_seconds >= NON_ENGLISH_SHARE * heard
+        failed = self.failed_seconds
+        return (
+            self.english_only
+            and failed >= NON_ENGLISH_MIN_SECONDS
+            and failed >= NON_ENGLISH_SHARE * heard
+        )
 
     def note(self) -> str:
         """One line for the index summary."""

@@ -18,11 +18,10 @@ import os
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from mcr_agent.errors import VideoError
 
 if TYPE_CHECKING:
+    import numpy as np
     from av.audio.stream import AudioStream
     from av.container import InputContainer
     from av.video.stream import VideoStream
@@ -127,6 +126,7 @@ def decode_audio(
         VideoError: The file cannot be opened.
     """
     import av
+    import numpy as np
 
     chunks: list[np.ndarray] = []
     first: float | None = None

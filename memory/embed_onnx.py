@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from .threads import thread_limit
+
 __all__ = ["EXPORT_MANIFEST", "OnnxEncoder", "PlainStack", "export_folder", "plain_stack"]
 
 logger = logging.getLogger(__name__)
@@ -34,8 +36,14 @@ QUERY_THREADS = 1
 """Intra-op threads for a handful of texts: a query runs in a few milliseconds on one core,
 and more threads only add hand-over cost (measured 6-7 ms on 1 thread, 13-16 ms on 2)."""
 BATCH_THREADS = min(4, os.cpu_count() or 1)
-"""Intra-op threads for indexing batches, with spinning off (idle threads yield the core)."""
+"""Intra-op threads for indexing batches, with spinning off (idle threads yield the core);
+a process's `memory.threads.thread_limit` (a corpus worker's share) caps them."""
 _SMALL = 4  # up to this many texts use the query session
+
+
+def batch_threads() -> int:
+    """Intra-op threads for a batch: `BATCH_THREADS`, within the process's thread limit."""
+    return min(BATCH_THREADS, thread_limit() or BATCH_THREADS)
 
 
 @dataclass(frozen=True)
@@ -159,7 +167,7 @@ class OnnxEncoder:
         # Encoded one by one: a batch encode would start the tokenizer's thread pool, which
         # a process forking later (worker pools) would then have to disable with a warning.
         ids = [self.token_ids(t) for t in texts]
-        session = self._session(QUERY_THREADS if len(texts) <= _SMALL else BATCH_THREADS)
+        session = self._session(QUERY_THREADS if len(texts) <= _SMALL else batch_threads())
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # less padding per batch
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]

@@ -92,8 +92,34 @@ def _duration(container: Any, stream: Any, origin: float) -> float:
     if span is not None and span[1] > 0:
         return span[1]
     if container.duration:
-        return float(container.duration) / 1_000_000
+        header = float(container.duration) / 1_000_000
+        if origin > 0:
+            # Matroska's header counts from the file's own 0, not from where playback starts.
+            return _last_packets_end(container.name, origin, header) or header
+        return header
     return _packet_end(container.name, origin)
+
+
+def _last_packets_end(path: str, origin: float, header: float) -> float | None:
+    """The end of the last video packet (player's clock), reading only the file's last
+    keyframe interval: a seek to the header's end lands on the last keyframe."""
+    import av
+
+    end = None
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            stream = video_stream(container)
+            if stream is None or not stream.time_base:
+                return None
+            container.seek(int((origin + header) / stream.time_base), stream=stream)
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    last = float((packet.pts + (packet.duration or 0)) * stream.time_base)
+                    end = max(end or 0.0, last - origin)
+    except (av.FFmpegError, OSError) as exc:
+        logger.debug("%s: reading the last packets stopped: %s", path, exc)
+        return None
+    return end if end is not None and end > 0 else None
 
 
 def _packet_end(path: str, origin: float) -> float:

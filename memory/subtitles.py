@@ -118,7 +118,7 @@ def cue_entries(cues: Iterable[Cue], source: str) -> list[Entry]:
     entries: list[Entry] = []
     previous: list[str] = []
     for start, end, raw in sorted(cues, key=lambda c: (c[0], c[1])):
-        lines = [line for line in (_plain(x) for x in raw.split("\n")) if line]
+        lines = [line for line in (_plain(x) for x in _cue_text(raw)) if line]
         fresh = lines[_repeated_prefix(previous, lines) :]
         previous = lines or previous
         if not fresh or end <= start:  # a cue of no length is never shown
@@ -127,6 +127,20 @@ def cue_entries(cues: Iterable[Cue], source: str) -> list[Entry]:
         if not entries or entries[-1] != entry:
             entries.append(entry)
     return entries
+
+
+def _cue_text(raw: str) -> list[str]:
+    """The lines of a cue up to a timing line that did not parse: a file cut mid-cue or a
+    garbled time line makes a reader glue the next cue (its number, its ``-->`` line, its
+    text) onto this one; none of that was ever shown as this cue."""
+    lines = raw.split("\n")
+    for n, line in enumerate(lines):
+        if "-->" in line:
+            kept = lines[:n]
+            if kept and kept[-1].strip().isdigit():
+                kept.pop()  # the next cue's number
+            return kept
+    return lines
 
 
 def _repeated_prefix(previous: list[str], lines: list[str]) -> int:

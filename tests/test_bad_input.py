@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from mcr_agent.errors import VideoError
-from mcr_agent.front import media
+from mcr_agent.front import media_quirks
 from memory import build_memory, probe
 
 
 @pytest.fixture(scope="module")
 def corrupt(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return media.make_corrupt_files(tmp_path_factory.mktemp("corrupt"))
+    return media_quirks.make_corrupt_files(tmp_path_factory.mktemp("corrupt"))
 
 
 @pytest.mark.parametrize(

@@ -91,6 +91,14 @@ PHRASINGS: list[tuple[str, str | None]] = [
     ("Es ist C.", "C"),
     ("Option A ist falsch, die Antwort ist C.", "C"),
     ("Das Auto ist rot.", None),
+    # Letters a reply rules out, or only mentions, are not its choice
+    ("Neither A nor B; it is C.", "C"),
+    ("A and B are both wrong, so C.", "C"),
+    ("Not A.", None),
+    ("The answer cannot be D.", None),
+    ("Nicht A, sondern B.", "B"),
+    ("答案不是A\uff0c是B。", "B"),
+    ("It could be B or it could be C.", None),
 ]
 
 

@@ -231,11 +231,13 @@ def test_limit_threads_reaches_each_library() -> None:
         "limit_threads(1)\n"
         "import os, cv2, faiss, torch\n"
         "from memory.asr import WhisperTranscriber\n"
+        "from memory.embed_onnx import batch_threads\n"
         "print(thread_limit(), os.environ['OMP_NUM_THREADS'], torch.get_num_threads(),"
-        " cv2.getNumThreads(), faiss.omp_get_max_threads(), WhisperTranscriber().cpu_threads)\n"
+        " cv2.getNumThreads(), faiss.omp_get_max_threads(), WhisperTranscriber().cpu_threads,"
+        " batch_threads())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["1"] * 6
+    assert out.stdout.split() == ["1"] * 7
 
 
 def test_the_bar_lines_and_table_of_a_run(corpus: Path) -> None:
@@ -254,7 +256,8 @@ def test_the_bar_lines_and_table_of_a_run(corpus: Path) -> None:
         def run(self, jobs: list[IndexJob]) -> list[Outcome]:
             return [
                 Outcome(video=jobs[0].video, status="indexed", duration=3.5, seconds=2.0,
-                        scenes=2, missing_captions=2),
+                        scenes=2, missing_captions=2,
+                        caption_error="the server refused scene 0: image too large [400]"),
                 Outcome(video=jobs[1].video, status="reused", duration=3.0),
                 Outcome.failure(jobs[2].video, "it is broken [really]: re-encode it", "VideoError"),
             ]  # fmt: skip
@@ -270,5 +273,8 @@ def test_the_bar_lines_and_table_of_a_run(corpus: Path) -> None:
     assert re.search(r"reused\s+\S*clip1.mp4", text)
     assert "it is broken [really]: re-encode it" in text  # not read as markup
     assert counts(text) == (1, 1, 1)
-    assert "1 video with scenes without captions" in text
+    assert (
+        "1 video with scenes without captions (the server refused scene 0: image too large" in text
+    )
+    assert "2 scenes lack captions: the server refused scene 0: image too large [400]" in text
     assert summary.indexed_seconds == 3.5 and [o.status for o in summary.failed] == ["failed"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mcr_agent.errors import VideoError
-from mcr_agent.front import media
+from mcr_agent.front import media, media_quirks
 from memory import Frame, frames_at, sample_window, window_cuts
 
 FPS = 25
@@ -65,9 +65,9 @@ def test_window_past_the_end(video: Path) -> None:
 
 
 def test_rotated_frames_are_upright(media_dir: Path) -> None:
-    video = media.make_rotated_video(media_dir / "frames_rot.mp4", seconds=1.0)
+    video = media_quirks.make_rotated_video(media_dir / "frames_rot.mp4", seconds=1.0)
     frames = sample_window(video, 0.0, 1.0, fps=2, max_frames=4, max_pixels=10**6)
-    assert (frames[0].width, frames[0].height) == media.ROTATED_DISPLAY_SIZE
+    assert (frames[0].width, frames[0].height) == media_quirks.ROTATED_DISPLAY_SIZE
     img = _image(frames[0])
     h = img.shape[0]
     # The stored top-left red square shows at the bottom-left once upright.
@@ -77,7 +77,7 @@ def test_rotated_frames_are_upright(media_dir: Path) -> None:
 
 
 def test_variable_frame_rate_times_follow_timestamps(media_dir: Path) -> None:
-    video = media.make_vfr_video(media_dir / "frames_vfr.mp4")
+    video = media_quirks.make_vfr_video(media_dir / "frames_vfr.mp4")
     frames = sample_window(video, 3.5, 4.5, fps=4, max_frames=16, max_pixels=10**5)
     times = [f.time for f in frames]
     # 30 fps before the cut at 4 s, 10 fps after: the nearest frames to the slice middles.
@@ -104,13 +104,13 @@ def test_window_cuts_within_one_frame(video: Path) -> None:
 
 
 def test_window_cuts_on_variable_frame_rate(media_dir: Path) -> None:
-    video = media.make_vfr_video(media_dir / "frames_vfr.mp4")
-    assert window_cuts(video, 2.0, 6.0) == pytest.approx([media.VFR_CUT_TIME], abs=1 / 30)
+    video = media_quirks.make_vfr_video(media_dir / "frames_vfr.mp4")
+    assert window_cuts(video, 2.0, 6.0) == pytest.approx([media_quirks.VFR_CUT_TIME], abs=1 / 30)
 
 
 @pytest.fixture(scope="module")
 def broken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return media.make_corrupt_files(tmp_path_factory.mktemp("broken"))
+    return media_quirks.make_corrupt_files(tmp_path_factory.mktemp("broken"))
 
 
 @pytest.mark.parametrize("kind", ["text", "empty", "truncated", "audio_only", "zero_length"])

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mcr_agent.front import media
+from mcr_agent.front import media, media_quirks
 from memory import IndexSettings, probe
 from memory.scenes import pick_keyframes, scan_video, split_scenes
 
@@ -27,16 +27,16 @@ def test_cuts_found_within_one_frame(media_dir: Path) -> None:
 
 
 def test_variable_frame_rate_cut_time(media_dir: Path) -> None:
-    video = media.make_vfr_video(media_dir / "vfr.mp4")
+    video = media_quirks.make_vfr_video(media_dir / "vfr.mp4")
     info = probe(video)
     assert info.vfr
-    assert _cuts(video) == pytest.approx([media.VFR_CUT_TIME], abs=0.1)
+    assert _cuts(video) == pytest.approx([media_quirks.VFR_CUT_TIME], abs=0.1)
 
 
 def test_rotated_video_keyframes_are_upright(media_dir: Path, tmp_path: Path) -> None:
-    video = media.make_rotated_video(media_dir / "rot.mp4")
+    video = media_quirks.make_rotated_video(media_dir / "rot.mp4")
     info = probe(video)
-    assert (info.width, info.height) == media.ROTATED_DISPLAY_SIZE
+    assert (info.width, info.height) == media_quirks.ROTATED_DISPLAY_SIZE
     scan = scan_video(info, IndexSettings())
     scenes = pick_keyframes([(0.0, scan.end)], scan.samples, tmp_path, IndexSettings())
     img = cv2.imread(str(tmp_path / scenes[0].keyframes[0].path))

@@ -18,6 +18,7 @@ import memory.asr
 from mcr_agent.front.cli import main
 from memory import IndexSettings, build_memory
 from memory.asr import WhisperTranscriber
+from memory.asr_filter import Drop, SpeechStats
 from memory.store import read_json, write_json
 from tests.text_media import make_melody_wav, make_speech_track, make_video_with_audio
 
@@ -207,6 +208,7 @@ def test_language_reaches_a_multilingual_model(fake_whisper: Any, quiet_video: P
 
     code, _, err = run("index", str(quiet_video), "--asr-model", "small", "--language", "xx")
     assert code == 1 and "unknown ASR language 'xx'" in err and err.count("\n") == 1
+    assert asr_hits(quiet_video, "Guten Morgen")  # a failed run keeps the complete memory
 
 
 def test_language_with_an_english_only_model_is_one_line(quiet_video: Path) -> None:
@@ -231,3 +233,19 @@ def test_repetition_loops_are_dropped(fake_whisper: Any, quiet_video: Path) -> N
     assert [e.text for e in transcript.entries] == [real, "After that, we all went home."]
     assert transcript.stats.dropped == {"repetition loop": 2}
     assert segments[1].compression_ratio < 2.4
+
+
+@pytest.mark.parametrize(
+    ("failed", "kept", "verdict"),
+    [(0.2, 0.0, False), (1.5, 0.0, True), (1.5, 3.0, False), (0.0, 0.0, False)],
+)
+def test_non_english_needs_enough_rejected_speech(
+    failed: float, kept: float, verdict: bool
+) -> None:
+    """A fraction of a second of rejected speech (a one-frame clip's audio) names no language."""
+    stats = SpeechStats("tiny.en", english_only=True)
+    if failed:
+        stats.count(0.0, failed, Drop.LOW_CONFIDENCE)
+    if kept:
+        stats.count(2.0, 2.0 + kept, None)
+    assert stats.looks_non_english() is verdict

@@ -99,6 +99,25 @@ def test_srt_variants(text: str) -> None:
     assert cues(text) == [(1.0, 2.5, "First one"), (4.0, 5.0, "Two")]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # cut mid-file, inside the next cue's time line
+        "1\n00:00:01,000 --> 00:00:02,500\nFirst one\n\n2\n00:00:04,000 --> 00:00:0",
+        # cut just after the next cue's number
+        "1\n00:00:01,000 --> 00:00:02,500\nFirst one\n\n2\n",
+        # a garbled time line in the middle: that cue is lost, never glued onto the one before
+        "1\n00:00:01,000 --> 00:00:02,500\nFirst one\n\n2\n00:00:03,000 --> garbage\nLost\n\n"
+        "3\n00:00:04,000 --> 00:00:05,000\nTwo\n",
+    ],
+)
+def test_broken_srt_keeps_each_cue_its_own_text(text: str) -> None:
+    found = cues(text)
+    assert found[0] == (1.0, 2.5, "First one")
+    assert found[1:] in ([], [(4.0, 5.0, "Two")])
+    assert not any("-->" in t or "Lost" in t for _, _, t in found)
+
+
 ASS = """[Script Info]
 ScriptType: v4.00+
 PlayResX: 640

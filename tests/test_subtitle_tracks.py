@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from mcr_agent.errors import SubtitleError
 from mcr_agent.front.cli import main
+from memory import probe
 from memory.subtitle_tracks import SubtitleTrack, choose_track
 from tests.text_media import Cue, break_subtitle_text, make_video_with_subtitles
 
@@ -77,6 +78,9 @@ def test_mkv_tracks_on_the_players_clock(
     assert code == 0, err
     assert "2 cues from the video's track 0" in out
     assert_cues(subtitle_cues(video), ENGLISH)
+    # Matroska's header duration counts from the file's 0: the picture is as long as made.
+    assert probe(video).duration == pytest.approx(12.0, abs=0.3)  # make_video_with_subtitles
+    assert "could be decoded" not in out
 
 
 def test_wrong_track_is_one_line_and_writes_nothing(mp4_two_tracks: Path, tmp_path: Path) -> None:

@@ -171,6 +171,11 @@ def test_index_ask_watch_steps_and_play_the_evidence(
     expect(steps.last).to_contain_text("answer")
     chip = page.locator("#answer .chip").first
     expect(chip).to_contain_text("red car")
+    loose_text = page.evaluate(
+        "[...document.getElementById('answer').childNodes]"
+        ".filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent)"
+    )
+    assert loose_text == []  # the card is its elements only (no "null" between them)
     expect(page.locator("#spans .span").first).to_be_attached()
     page.screenshot(path=str(tmp_path / "answered.png"))
     start, end = (float(chip.get_attribute(f"data-{edge}") or 0) for edge in ("start", "end"))

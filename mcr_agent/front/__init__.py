@@ -11,6 +11,7 @@ trace.py      HTML and JSON traces of an answer
 doctor.py     `mcr-agent doctor`: checks of the machine and the server
 demo.py       `mcr-agent demo`
 media.py      generated videos with known ground truth (demo, tests, benchmarks)
+media_quirks.py  files with real files' quirks: variable frame rate, rotation, broken
 mcp/          `mcr-agent mcp`: the agent as tools of a Model Context Protocol server
 ui/           `mcr-agent ui`: the local web app (FastAPI, server-sent events, a static page)
 """

@@ -9,9 +9,6 @@ Ground truth:
     * ``make_scenes_video``: hard cuts at ``scene_cut_times(scene_seconds)`` (cumulative sums,
       exact when every ``seconds * fps`` is an integer, otherwise rounded to the nearest frame);
       ``texts[i]`` is drawn on every frame of scene i; ``speech[i]`` starts at scene i's start.
-    * ``make_vfr_video``: one hard cut at ``VFR_CUT_TIME`` seconds, 30 fps before and 10 fps after.
-    * ``make_rotated_video``: stored ``ROTATED_STORED_SIZE``, display-matrix rotation
-      ``ROTATION_DEGREES``, so it displays as ``ROTATED_DISPLAY_SIZE``.
 """
 
 from __future__ import annotations
@@ -40,19 +37,8 @@ AUDIO_RATE = 16000
 TEXT_CAP_HEIGHT_PX = 40
 """Target height in pixels of capital letters drawn by ``make_scenes_video``."""
 
-VFR_FPS = (30, 10)
-VFR_SECONDS = (4.0, 3.0)
-VFR_CUT_TIME = 4.0
-"""The single hard cut of ``make_vfr_video``, in seconds."""
-VFR_DURATION = 7.0
-
-ROTATION_DEGREES = 90
-"""Display rotation of ``make_rotated_video`` (ffprobe ``rotation``, PyAV ``frame.rotation``)."""
-ROTATED_STORED_SIZE = (320, 240)
-ROTATED_DISPLAY_SIZE = (240, 320)
-
 _INSTALL_HINT = "apt-get install ffmpeg espeak-ng"
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
+FONT = cv2.FONT_HERSHEY_SIMPLEX
 # Consecutive entries differ strongly in hue and brightness (BGR).
 _PALETTE: tuple[tuple[int, int, int], ...] = (
     (40, 40, 210),  # red
@@ -82,7 +68,7 @@ def require_tools(*, speech: bool = False) -> None:
         raise RuntimeError(f"missing {', '.join(missing)}; install with: {_INSTALL_HINT}")
 
 
-def _run(cmd: Sequence[str | Path]) -> None:
+def run(cmd: Sequence[str | Path]) -> None:
     proc = subprocess.run([str(c) for c in cmd], capture_output=True, check=False)
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()
@@ -144,7 +130,7 @@ def _draw_moving(frame: np.ndarray, style: int, k: int, fps: float, speed: float
     cv2.rectangle(frame, (x0, y0), (x0 + 3 * r, y0 + 2 * r), (0, 0, 0), 2)
 
 
-def _style_frames(
+def style_frames(
     style: int, size: tuple[int, int], count: int, fps: float, speed: float = 1.0
 ) -> Iterable[np.ndarray]:
     """Yield ``count`` frames of one scene style with moving shapes."""
@@ -159,7 +145,7 @@ def _wrap(text: str, scale: float, thick: int, max_w: int) -> list[str]:
     lines: list[str] = []
     for word in text.split():
         cand = f"{lines[-1]} {word}" if lines else word
-        if lines and cv2.getTextSize(cand, _FONT, scale, thick)[0][0] <= max_w:
+        if lines and cv2.getTextSize(cand, FONT, scale, thick)[0][0] <= max_w:
             lines[-1] = cand
         else:
             lines.append(word)
@@ -171,12 +157,12 @@ def _text_overlay(
 ) -> tuple[np.ndarray, tuple[int, int]]:
     """Render black text on a white box; returns (box image, top-left position)."""
     w, h = size
-    scale = cap_height / cv2.getTextSize("H", _FONT, 1.0, 2)[0][1]
+    scale = cap_height / cv2.getTextSize("H", FONT, 1.0, 2)[0][1]
     while True:
         thick = max(2, round(scale * 2))
         lines = _wrap(text, scale, thick, w - 40)
-        (_, lh), _ = cv2.getTextSize("H", _FONT, scale, thick)
-        widths = [cv2.getTextSize(s, _FONT, scale, thick)[0][0] for s in lines]
+        (_, lh), _ = cv2.getTextSize("H", FONT, scale, thick)
+        widths = [cv2.getTextSize(s, FONT, scale, thick)[0][0] for s in lines]
         gap = lh // 2
         box_h = len(lines) * lh + (len(lines) + 1) * gap + gap
         if (max(widths) <= w - 40 and box_h <= h - 20) or scale < 0.5:
@@ -186,11 +172,11 @@ def _text_overlay(
     box = np.full((box_h, box_w, 3), 255, np.uint8)
     for i, line in enumerate(lines):
         y = gap + (i + 1) * lh + i * gap + gap // 2
-        cv2.putText(box, line, (gap, y), _FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
+        cv2.putText(box, line, (gap, y), FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
     return box, ((w - box_w) // 2, max(0, (h - box_h) // 2))
 
 
-def _encode(
+def encode(
     path: Path,
     frames: Iterable[np.ndarray],
     *,
@@ -262,8 +248,8 @@ def make_speech_wav(
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "espeak.wav"
-        _run([str(ESPEAK), "-v", voice, "-s", str(speed), "-w", str(raw), text])
-        _run([str(FFMPEG), "-loglevel", "error", "-y", "-i", raw, "-ac", "1", "-ar", str(rate),
+        run([str(ESPEAK), "-v", voice, "-s", str(speed), "-w", str(raw), text])
+        run([str(FFMPEG), "-loglevel", "error", "-y", "-i", raw, "-ac", "1", "-ar", str(rate),
               "-c:a", "pcm_s16le", "-fflags", "+bitexact", path])  # fmt: skip
     return path
 
@@ -327,7 +313,7 @@ def make_scenes_video(
 
     keys = ["-force_key_frames", ",".join(f"{b / fps:.6f}" for b in bounds[1:-1]) or "0"]
     if speech is None:
-        return _encode(path, frames(), fps=fps, size=size, crf=crf, extra=keys)
+        return encode(path, frames(), fps=fps, size=size, crf=crf, extra=keys)
     require_tools(speech=True)
     track = np.zeros(round(bounds[-1] / fps * AUDIO_RATE), dtype=np.int16)
     with tempfile.TemporaryDirectory() as tmp:
@@ -343,100 +329,12 @@ def make_scenes_video(
             track[start : start + len(clip)] = clip
         wav = Path(tmp) / "track.wav"
         _write_wav_mono(wav, track, AUDIO_RATE)
-        return _encode(path, frames(), fps=fps, size=size, crf=crf, audio=wav, extra=keys)
+        return encode(path, frames(), fps=fps, size=size, crf=crf, audio=wav, extra=keys)
 
 
 def make_long_static_video(
     path: str | Path, seconds: float = 60.0, *, fps: float = 10, size: tuple[int, int] = (320, 180)
 ) -> Path:
     """Make one uncut scene of ``seconds`` with slowly drifting shapes (no audio)."""
-    frames = _style_frames(2, size, round(seconds * fps), fps, speed=0.3)
-    return _encode(Path(path), frames, fps=fps, size=size, crf=28)
-
-
-def make_vfr_video(path: str | Path, *, size: tuple[int, int] = (320, 240)) -> Path:
-    """Make a variable-frame-rate mp4: 4 s at 30 fps, hard cut at t=4.0 s, then 3 s at 10 fps.
-
-    The two parts are CFR clips joined with the concat demuxer (stream copy), so the frame
-    durations really change at the cut (``VFR_CUT_TIME``); ``r_frame_rate != avg_frame_rate``.
-    """
-    path = Path(path)
-    with tempfile.TemporaryDirectory() as tmp:
-        parts = []
-        # The concat demuxer needs identical time bases for stream copy.
-        same_tb = ["-bf", "0", "-video_track_timescale", "90000"]
-        for i, (fps, secs) in enumerate(zip(VFR_FPS, VFR_SECONDS, strict=True)):
-            frames = _style_frames(3 * i, size, round(secs * fps), fps)  # red, then yellow
-            part = Path(tmp) / f"part{i}.mp4"
-            parts.append(_encode(part, frames, fps=fps, size=size, extra=same_tb))
-        listing = Path(tmp) / "list.txt"
-        listing.write_text("".join(f"file '{p}'\n" for p in parts))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _run([str(FFMPEG), "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", listing,
-              "-c", "copy", "-fflags", "+bitexact", path])  # fmt: skip
-    return path
-
-
-def make_rotated_video(path: str | Path, *, seconds: float = 3.0, fps: float = 25) -> Path:
-    """Make a 320x240 (stored) mp4 tagged with a 90 degree display rotation.
-
-    Uses ``-metadata:s:v rotate=90`` on a stream copy (ffmpeg 5.1 has no ``-display_rotation``).
-    ffprobe then reports side_data ``rotation=90`` and PyAV ``frame.rotation == 90`` (degrees
-    counter-clockwise); frames decode as 320x240 and display as 240x320. The stored top-left
-    corner holds a solid red square (and "TOP" beside it); ffmpeg's autorotate shows that square
-    at the bottom-left.
-    """
-    w, h = ROTATED_STORED_SIZE
-
-    def frames() -> Iterable[np.ndarray]:
-        for frame in _style_frames(5, ROTATED_STORED_SIZE, round(seconds * fps), fps):
-            cv2.rectangle(frame, (0, 0), (w // 4, h // 4), (0, 0, 255), -1)
-            cv2.putText(frame, "TOP", (w // 4 + 8, 40), _FONT, 1.2, (0, 0, 0), 3, cv2.LINE_AA)
-            yield frame
-
-    path = Path(path)
-    with tempfile.TemporaryDirectory() as tmp:
-        plain = _encode(Path(tmp) / "plain.mp4", frames(), fps=fps, size=ROTATED_STORED_SIZE)
-        tag = f"rotate={ROTATION_DEGREES}"
-        _run([str(FFMPEG), "-loglevel", "error", "-y", "-i", plain, "-c", "copy",
-              "-metadata:s:v:0", tag, "-fflags", "+bitexact", path])  # fmt: skip
-    return path
-
-
-def make_corrupt_files(directory: str | Path) -> dict[str, Path]:
-    """Make broken or degenerate media files in ``directory``.
-
-    Returns:
-        Paths keyed by kind: ``text`` (an .mp4 holding plain text), ``empty`` (0 bytes),
-        ``truncated`` (first 30% of an mp4 whose moov atom is at the end: unreadable),
-        ``truncated_tail`` (first 60% of a faststart mp4: header valid, media data missing),
-        ``audio_only`` (.mp4 with only an AAC stream), ``zero_length`` (fragmented mp4 with a
-        video stream and 0 frames), ``single_frame`` (a valid 1-frame, 0.04 s video).
-    """
-    require_tools()
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    out = {"text": d / "text.mp4", "empty": d / "empty.mp4"}
-    out["text"].write_text("this is not a video\n" * 20)
-    out["empty"].write_bytes(b"")
-    rng = np.random.default_rng(1234)
-    noise = [rng.integers(0, 256, (240, 320, 3), dtype=np.uint8) for _ in range(50)]
-    ff = [str(FFMPEG), "-loglevel", "error", "-y"]
-    with tempfile.TemporaryDirectory() as tmp:
-        for key, frac, flags in (("truncated", 0.3, []), ("truncated_tail", 0.6, ["+faststart"])):
-            full = Path(tmp) / f"{key}.mp4"
-            extra = ["-movflags", *flags] if flags else []
-            _encode(full, noise, fps=25, size=(320, 240), extra=extra)
-            data = full.read_bytes()
-            out[key] = d / f"{key}.mp4"
-            out[key].write_bytes(data[: int(len(data) * frac)])
-    out["audio_only"] = d / "audio_only.mp4"
-    _run([*ff, "-f", "lavfi", "-i", "sine=frequency=440:duration=2:sample_rate=16000",
-          "-c:a", "aac", "-fflags", "+bitexact", out["audio_only"]])  # fmt: skip
-    out["zero_length"] = d / "zero_length.mp4"
-    _run([*ff, "-f", "lavfi", "-i", "color=c=red:size=64x64:rate=25", "-frames:v", "0",
-          "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "frag_keyframe+empty_moov",
-          out["zero_length"]])  # fmt: skip
-    out["single_frame"] = d / "single_frame.mp4"
-    _encode(out["single_frame"], noise[:1], fps=25, size=(320, 240))
-    return out
+    frames = style_frames(2, size, round(seconds * fps), fps, speed=0.3)
+    return encode(Path(path), frames, fps=fps, size=size, crf=28)

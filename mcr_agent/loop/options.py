@@ -60,6 +60,15 @@ _TIERS = (
     rf"(?:\b(?:option|choice|antwort)|[选選][项項]|[选選])\s*{_L}",
     rf"(?-i:{_NOT_LATIN_BEFORE}([A-Z]){_NOT_LATIN_AFTER})",  # a lone capital anywhere
 )
+_CLAUSE_MARKS = ".;,:!?\n。、"  # the body is NFKC: full-width marks are ASCII
+_RULED_OUT_BEFORE = re.compile(
+    r"\b(?:not|never|cannot|can't|isn't|neither|nor|except|nicht|kein\w*|weder|noch)\b"
+    r"|不是|不|非|并非|排除",
+    re.IGNORECASE,
+)
+_RULED_OUT_AFTER = re.compile(
+    r"\b(?:wrong|incorrect|false|ruled out|excluded|falsch)\b|错|不对|不正确", re.IGNORECASE
+)
 _COMPILED = tuple(re.compile(t, re.IGNORECASE | re.MULTILINE) for t in _TIERS)
 # Brackets and emphasis that CJK and Markdown writers put around a letter.
 _SAME = str.maketrans({"【": "(", "】": ")", "「": "(", "」": ")", "《": "(", "》": ")",
@@ -139,11 +148,24 @@ def extract_choice(text: str, letters: Sequence[str]) -> str | None:
             letter
             for m in pattern.finditer(body)
             for at, letter in _letters(m)
-            if letter in allowed and _is_choice(body, at)
+            if letter in allowed and _is_choice(body, at) and (tier == 0 or not _negated(body, at))
         ]
+        if tier == len(_COMPILED) - 1 and len(set(found)) > 1:
+            return None  # letters merely mentioned, more than one: no choice was stated
         if found:
             return found[-1] if tier == 0 else found[0]
     return None
+
+
+def _negated(body: str, at: int) -> bool:
+    """True for a letter its clause rules out: "Not A", "Neither A nor B", "cannot be D",
+    "A and B are wrong", "Nicht A", "不是A"."""
+    start = max((body.rfind(mark, 0, at) for mark in _CLAUSE_MARKS), default=-1) + 1
+    ends = [i for i in (body.find(mark, at) for mark in _CLAUSE_MARKS) if i >= 0]
+    return bool(
+        _RULED_OUT_BEFORE.search(body[start:at])
+        or _RULED_OUT_AFTER.search(body[at + 1 : min(ends, default=len(body))])
+    )
 
 
 def _letters(match: re.Match[str]) -> list[tuple[int, str]]:

@@ -98,6 +98,8 @@ class Outcome:
         error_type: The class of that error (e.g. ``VideoError``, ``ModelServerError``).
         scenes: Scenes in the memory.
         missing_captions: Scenes left without a caption (model server down or failing).
+        caption_error: Why they lack one, as the build said (the server's error, or the
+            reason it refused a scene); None when it does not know.
         warnings: What the build warned about (damaged packets, truncated files).
     """
 
@@ -110,6 +112,7 @@ class Outcome:
     error_type: str | None = None
     scenes: int = 0
     missing_captions: int = 0
+    caption_error: str | None = None
     warnings: tuple[str, ...] = field(default=())
 
     @classmethod
@@ -156,8 +159,18 @@ def index_video(job: IndexJob, options: BuildOptions, threads: int | None = None
         folder=memory.folder,
         scenes=len(memory.scenes),
         missing_captions=len(report.missing_captions),
+        caption_error=report.caption_error or _refusal(report.refused_captions),
         warnings=tuple(report.warnings),
     )
+
+
+def _refusal(refused: dict[int, str]) -> str | None:
+    """The first scene the server refused, with its reason, and how many more."""
+    if not refused:
+        return None
+    scene, why = min(refused.items())
+    more = f" (and {len(refused) - 1} more scenes)" if len(refused) > 1 else ""
+    return f"the server refused scene {scene}: {' '.join(why.split())}{more}"
 
 
 def _one_line(exc: Exception) -> str:

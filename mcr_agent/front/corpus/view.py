@@ -138,7 +138,8 @@ def _line(o: Outcome) -> str:
     name = escape(str(o.video))
     if o.status == "failed":
         return f"[red]failed[/]   {name}: {escape(o.error or '')}"
-    extra = f", {o.missing_captions} scenes lack captions" if o.missing_captions else ""
+    why = f": {escape(o.caption_error)}" if o.caption_error else ""
+    extra = f", {o.missing_captions} scenes lack captions{why}" if o.missing_captions else ""
     warn = "".join(f"; [yellow]warning:[/] {escape(w)}" for w in o.warnings)
     if o.status == "reused":
         return f"[dim]reused[/]   {name}  ({_clock(o.duration)} of video{extra}){warn}"
@@ -180,9 +181,12 @@ def print_summary(console: Console, summary: CorpusSummary, *, base_url: str) ->
         console.print(failures)
     uncaptioned = [o for o in summary.outcomes if o.missing_captions]
     if uncaptioned:
+        reasons = list(dict.fromkeys(o.caption_error for o in uncaptioned if o.caption_error))
+        why = escape(reasons[0]) if len(reasons) == 1 else f"the model server at {base_url} "
+        why += "" if len(reasons) == 1 else "did not answer, failed or refused; see each video"
         console.print(
-            f"[yellow]{_videos(len(uncaptioned))} with scenes without captions[/] (no model "
-            f"server answered at {base_url}, or it failed): run the same command once it is "
-            "up to complete them; everything else is saved.",
+            f"[yellow]{_videos(len(uncaptioned))} with scenes without captions[/] ({why}): "
+            "run the same command once the server answers to complete them; everything else "
+            "is saved.",
             highlight=False,
         )

@@ -154,5 +154,5 @@ export function answerCard(answer, play, verified) {
     el("p", { class: "status", text: status }),
     answer.error ? el("p", { class: "status", text: `why: ${answer.error}` }) : null,
     el("div", { class: "chips" }, chips.length ? chips : el("span", { class: "dim", text: "no evidence cited" })),
-  ];
+  ].filter((node) => node !== null); // replaceChildren would print a null as the text "null"
 }
