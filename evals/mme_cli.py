@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import Counter
@@ -17,7 +18,7 @@ from mcr_agent.front.corpus.cli import make_runner, ray_option
 from mcr_agent.front.corpus.jobs import Runner
 from mcr_agent.front.corpus.ray_runner import RAY_ADDRESS_ENV
 
-from .mme_data import load_questions, select
+from .mme_data import Question, load_questions, select
 from .mme_log import ResultLog
 from .mme_score import record_letter, record_status
 from .videomme import EvalSettings, Plan, check_resumable, plan_run, run_eval
@@ -75,6 +76,7 @@ def videomme(
     With --ray the memories of the selected videos are built as Ray tasks while questions
     of the videos already built run here; the results are written here alone.
     """
+    from .mme_markdown import accuracy_cell
     from .mme_report import write_reports
 
     base = AgentConfig.from_env(base_url=base_url, model=model)
@@ -93,7 +95,8 @@ def videomme(
     check_resumable(log, settings.comparable(agent.llm.model_name))
     subs_dir = (subtitle_dir or folder) if subtitles else None
     plan = plan_run(questions, log, videos=folder, subtitle_dir=subs_dir)
-    _print_plan(len(questions), plan, folder)
+    _print_plan(len(questions), plan, folder, subs_dir)
+    write_missing(out, mode, plan.skipped)
     builder = None
     if plan.count and mode == "agent" and (ray is not None or os.environ.get(RAY_ADDRESS_ENV)):
         builder, where = make_runner(agent.config, workers=None, ray=ray, videos=len(plan.todo))
@@ -103,25 +106,41 @@ def videomme(
     scores = write_reports(out)
     for name, s in scores.items():
         _out.print(
-            f"[bold]{name}[/]: {s.accuracy_strict:.1f}% strict ({s.correct}/{s.questions}), "
-            f"{s.accuracy_official:.1f}% official; {s.answered} answered, {s.fallback} "
-            f"fallback, {s.failed} failed, {s.unparsed} unparsed",
+            f"[bold]{name}[/]: {s.questions} questions: {s.answered} answered, {s.fallback} "
+            f"fallback, {s.failed} failed; accuracy % [95 % interval] right/questions: "
+            f"answered {accuracy_cell(s.ci_answered)}, official scorer "
+            f"{accuracy_cell(s.ci_official)}, strict {accuracy_cell(s.ci_strict)}",
             highlight=False,
         )
-    _out.print(f"reports: {out}/report.md, summary.json, official_*.json, accuracy.png")
+    _out.print(f"reports: {escape(str(out))}/report.md, summary.json, official_*.json, "
+               "accuracy.png", highlight=False)  # fmt: skip
 
 
-def _print_plan(selected: int, plan: Plan, folder: Path) -> None:
+def write_missing(out: Path, mode: str, questions: list[Question]) -> None:
+    """Record the questions this run skips for the official JSON's ``missing`` videos."""
+    from .mme_report import missing_path, write_json
+
+    write_json(missing_path(out, mode), [dataclasses.asdict(q) for q in questions])
+
+
+def _print_plan(selected: int, plan: Plan, folder: Path, subs_dir: Path | None) -> None:
     _out.print(
         f"{selected} questions selected: {plan.count} to run, {len(plan.done)} done earlier",
         highlight=False,
     )
-    if plan.missing_videos:
-        shown = ", ".join(plan.missing_videos[:10]) + (
-            " ..." if len(plan.missing_videos) > 10 else ""
-        )
+    for names, what, where in (
+        (plan.missing_videos, "videos not found", folder),
+        (
+            plan.missing_subtitles,
+            "subtitle files (.srt) not found",
+            f"{subs_dir}, its subtitle/ or the subtitle/ beside it",
+        ),
+    ):
+        if not names:
+            continue
+        shown = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
         _out.print(
-            f"[yellow]{len(plan.missing_videos)} videos not found in {escape(str(folder))}[/] "
+            f"[yellow]{len(names)} {what} in {escape(str(where))}[/] "
             f"(their questions are skipped): {escape(shown)}",
             highlight=False,
         )
@@ -139,6 +158,7 @@ def _run(
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[acc]}"), TimeRemainingColumn(), console=_out,
+        disable=not _out.is_terminal,  # a log gets one line per question instead
     )  # fmt: skip
     task = progress.add_task(settings.mode, total=plan.count, acc="")
     started = time.perf_counter()

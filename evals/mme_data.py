@@ -165,8 +165,11 @@ def find_video(folder: Path, video_name: str) -> Path | None:
 
 
 def find_subtitles(folder: Path, video_name: str) -> Path | None:
-    """``<videoID>.srt`` in the folder or its ``subtitle/`` subfolder."""
-    for base in (folder, folder / "subtitle", folder / "subtitles"):
+    """``<videoID>.srt`` in the folder, its ``subtitle/`` subfolder, or the ``subtitle/``
+    folder beside it: the published dataset unpacks to ``DIR/data/*.mp4`` and
+    ``DIR/subtitle/*.srt``, so ``--videos DIR/data`` finds both."""
+    bases = (folder, folder / "subtitle", folder / "subtitles")
+    for base in (*bases, folder.parent / "subtitle", folder.parent / "subtitles"):
         path = base / f"{video_name}.srt"
         if path.is_file():
             return path

@@ -1,14 +1,17 @@
-"""Video-MME scoring: the official answer parser (bugs included), ours, and both accuracies.
+"""Video-MME scoring: the model's own replies read by the official parser, our letters, and
+three accuracies with their 95 % intervals.
 
 The eval runner appends one `Record` per finished question to ``<out>/<mode>.jsonl``.
-`score` turns a list of them into a `Score` holding two accuracies, everywhere:
+`score` turns a list of them into a `Score` holding, everywhere:
 
-- **official**: the official script's metric. Its parser (`official_extract`) reads the
-  ``response`` we put in the official results JSON (`official_response`); questions it
-  cannot read leave the denominator, and so do questions the model never answered
-  (``fallback`` and ``failed`` records get an empty response).
-- **strict**: correct / all questions, as lmms-eval and VLMEvalKit count; unparsed,
-  fallback (a guess, not the model's answer) and failed questions are wrong.
+- **official**: what the official scorer reports from our ``official_<mode>.json``. Its
+  parser (`official_extract`) reads the model's own final reply (`official_response`);
+  replies it cannot read leave its denominator. A fallback's reply is the model's too, so
+  the scorer may read a letter in it that we never counted as an answer.
+- **answered** (ours, official denominator): our letter right / questions the model
+  answered (status ``answered``).
+- **strict**: right / all questions, as lmms-eval and VLMEvalKit count; fallback (a
+  guess, not the model's answer) and failed questions are wrong.
 
 Each record's ``status`` says where its answer came from (`record_status`): ``answered``
 (the model's), ``fallback`` (the model gave none; the letter is our guess) or ``failed``.
@@ -18,13 +21,14 @@ Accuracies are percentages kept at full precision; round only when printing.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TypedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypedDict, cast
 
-from mcr_agent.loop.options import extract_choice, option_letters, option_text
+from .mme_extract import LETTERS, official_extract, official_extract_2024, our_extract
+from .mme_schema import DOMAINS, DURATIONS, SUB_CATEGORIES, TASK_TYPES, Record
+from .mme_stats import Interval, paired_difference, wilson
 
 __all__ = [
     "DOMAINS",
@@ -35,12 +39,14 @@ __all__ = [
     "Delta",
     "Deltas",
     "Group",
+    "Outcome",
     "Record",
     "Score",
     "UsageMeans",
     "compare",
     "dedupe",
     "official_extract",
+    "official_extract_2024",
     "official_response",
     "ordered",
     "our_extract",
@@ -49,122 +55,10 @@ __all__ = [
     "score",
 ]
 
-LETTERS = "ABCD"
-DURATIONS = ("short", "medium", "long")
-DOMAINS = (
-    "Knowledge",
-    "Film & Television",
-    "Sports Competition",
-    "Artistic Performance",
-    "Life Record",
-    "Multilingual",
-)
-SUB_CATEGORIES = (
-    "Humanity & History",
-    "Literature & Art",
-    "Biology & Medicine",
-    "Finance & Commerce",
-    "Astronomy",
-    "Geography",
-    "Law",
-    "Life Tip",
-    "Technology",
-    "Animation",
-    "Movie & TV Show",
-    "Documentary",
-    "News Report",
-    "Esports",
-    "Basketball",
-    "Football",
-    "Athletics",
-    "Other Sports",
-    "Stage Play",
-    "Magic Show",
-    "Variety Show",
-    "Acrobatics",
-    "Handicraft",
-    "Food",
-    "Fashion",
-    "Daily Life",
-    "Travel",
-    "Pet & Animal",
-    "Exercise",
-    "Multilingual",
-)
-TASK_TYPES = (
-    "Temporal Perception",
-    "Spatial Perception",
-    "Attribute Perception",
-    "Action Recognition",
-    "Object Recognition",
-    "OCR Problems",
-    "Counting Problem",
-    "Temporal Reasoning",
-    "Spatial Reasoning",
-    "Action Reasoning",
-    "Object Reasoning",
-    "Information Synopsis",
-)
-
-# The original list, in its order. Two commas are missing in it, so Python joined four
-# prefixes into two that never occur in a real reply; kept that way on purpose.
-_OFFICIAL_PREFIXES = (
-    "The best answer is",
-    "The correct answer is",
-    "The answer is",
-    "The answer",
-    "The best option is" + "The correct option is",
-    "Best answer:" + "Best option:",
-)
-
-
-class Usage(TypedDict):
-    """What answering one question cost."""
-
-    model_calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    frames_sent: int
-    wall_s: float
-
-
-class EvidenceItem(TypedDict):
-    """One piece of evidence the answer cites."""
-
-    start: float
-    end: float
-    source: str
-    text: str
-
-
-class Record(TypedDict):
-    """One finished question, as the eval runner writes it (one JSON line)."""
-
-    question_id: str
-    video_id: str
-    videoID: str
-    duration: str
-    domain: str
-    sub_category: str
-    task_type: str
-    question: str
-    options: list[str]
-    answer: str
-    mode: str
-    response: str
-    choice: str | None
-    status: str
-    confidence: float
-    evidence: list[EvidenceItem]
-    usage: Usage
-    error: str | None
-    config: dict[str, object]
-    finished_at: str
-
 
 @dataclass(frozen=True)
 class Group:
-    """Counts over a set of questions, and the two accuracies they give."""
+    """Counts over a set of questions, and the three accuracies they give."""
 
     questions: int
     answered: int
@@ -174,33 +68,53 @@ class Group:
     failed: int
     """Questions not answered at all (unreadable video, ...)."""
     answered_official: int
-    """Answered questions whose official response the official parser could read."""
+    """Questions whose official response (the model's reply) the official parser reads."""
     correct_official: int
     """Questions the official parser reads as the right letter."""
     correct: int
-    """Questions whose letter (`record_letter`) is right."""
+    """Answered questions whose letter (`record_letter`) is right."""
     unparsed: int
     """Questions answered with no letter we could read."""
 
     @property
     def accuracy_official(self) -> float:
-        """100 * correct_official / answered_official; 0.0 when nothing was answered, as in
-        the official script."""
-        return (
-            100.0 * self.correct_official / self.answered_official
-            if self.answered_official
-            else 0.0
-        )
+        """100 * correct_official / answered_official; 0.0 when the parser read nothing, as
+        in the official script."""
+        return 100.0 * self.ci_official.value
+
+    @property
+    def accuracy_answered(self) -> float:
+        """100 * correct / answered: ours, over the questions the model answered."""
+        return 100.0 * self.ci_answered.value
 
     @property
     def accuracy_strict(self) -> float:
         """100 * correct / questions; 0.0 for no questions."""
-        return 100.0 * self.correct / self.questions if self.questions else 0.0
+        return 100.0 * self.ci_strict.value
+
+    @property
+    def ci_official(self) -> Interval:
+        """`accuracy_official` as a fraction with its 95 % Wilson interval."""
+        return wilson(self.correct_official, self.answered_official)
+
+    @property
+    def ci_answered(self) -> Interval:
+        return wilson(self.correct, self.answered)
+
+    @property
+    def ci_strict(self) -> Interval:
+        return wilson(self.correct, self.questions)
 
 
 @dataclass(frozen=True)
 class UsageMeans:
-    """Mean cost per question, over the `records` questions that did not fail."""
+    """Mean cost per question.
+
+    The question's own model use (calls, tokens, frames, HTTP requests, wall time) is
+    averaged over the `records` questions that did not fail; the indexing (``index_*``:
+    captions and summaries, each video's build shared by its questions) over all questions.
+    Retries are totals: HTTP requests sent again after a failure, questions and indexing.
+    """
 
     records: int
     model_calls: float
@@ -208,6 +122,23 @@ class UsageMeans:
     completion_tokens: float
     frames_sent: float
     wall_s: float
+    requests: float = 0.0
+    index_calls: float = 0.0
+    index_tokens: float = 0.0
+    index_frames: float = 0.0
+    index_requests: float = 0.0
+    retries: int = 0
+    index_retries: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One question's result, for paired comparisons between modes."""
+
+    duration: str
+    task_type: str
+    right: bool
+    """Strict: the model answered with the right letter."""
 
 
 @dataclass(frozen=True)
@@ -221,13 +152,24 @@ class Score(Group):
     usage: UsageMeans
     duplicates: tuple[str, ...]
     """question_ids found more than once (the last record of each was kept)."""
+    outcomes: Mapping[str, Outcome] = field(default_factory=dict)
+    """Each question's outcome by question_id."""
 
 
 class Delta(TypedDict):
-    """Agent minus direct, in percentage points."""
+    """Agent minus direct, in percentage points, with the paired 95 % interval of the strict
+    difference over the `pairs` questions both modes ran (`mme_stats.paired_difference`)."""
 
     accuracy_official: float
+    accuracy_answered: float
     accuracy_strict: float
+    pairs: int
+    only_agent: int
+    """Questions only the agent got right."""
+    only_direct: int
+    paired_strict: float
+    paired_low: float
+    paired_high: float
 
 
 class Deltas(TypedDict):
@@ -236,43 +178,6 @@ class Deltas(TypedDict):
     overall: Delta
     by_duration: dict[str, Delta]
     by_task_type: dict[str, Delta]
-
-
-def official_extract(response: str) -> str:
-    """The letter the official Video-MME script reads from a response, or "".
-
-    A faithful copy of ``extract_characters_regex`` from the official
-    ``eval_your_results.py`` (BradyFU/Video-MME ``evaluation/``, last version before commit
-    49a2e67), kept bug for bug so our numbers compare with published ones:
-
-    1. ``strip()``, then delete every occurrence (``str.replace``, case-sensitive, anywhere)
-       of "The best answer is", "The correct answer is", "The answer is", "The answer",
-       then two strings that never match: missing commas in the original joined
-       "The best option is" + "The correct option is" and "Best answer:" + "Best option:".
-       So "Best option: D" reads as "B" (from "Best") and "Answer: D" as "A".
-    2. More than 10 whitespace-separated words and no capital A-D: "".
-    3. Otherwise the FIRST capital A, B, C or D anywhere, even inside a word: "After ...,
-       the answer is C" reads as "A", "During ..." as "D"; a lower-case "c" is never read.
-       No capital A-D at all: "".
-    """
-    s = response.strip()
-    for prefix in _OFFICIAL_PREFIXES:
-        s = s.replace(prefix, "")
-    if len(s.split()) > 10 and not re.search("[ABCD]", s):
-        return ""
-    match = re.search(r"[ABCD]", s)
-    if match is None:
-        return ""
-    return match[0]
-
-
-def our_extract(response: str) -> str | None:
-    """The letter a response states, read with the agent's own parser, or None.
-
-    Handles "The answer is (B).", "B. Berries", lower case and think blocks, and never takes
-    the "A" of "After" (`mcr_agent.choice.extract_choice`).
-    """
-    return extract_choice(response, LETTERS)
 
 
 def record_letter(record: Record) -> str | None:
@@ -297,23 +202,18 @@ def record_status(record: Record) -> str:
 
 
 def official_response(record: Record) -> str:
-    """The ``response`` for the official results JSON.
+    """The ``response`` for the official results JSON: the model's own final reply.
 
-    ``"C. Berries."`` when the record has the model's letter, so the official parser reads
-    our clean letter first; "" when the model gave no answer (fallback, failed), which the
-    official parser leaves out of its denominator; else the raw response, left to the
-    official parser as it is.
+    That is the record's ``reply`` (the model's words, on fallback too: the official
+    scorer decides what it reads in them); "" when the question failed. Records written
+    before ``reply`` existed give their ``response`` when answered, else "".
     """
-    if record_status(record) != "answered":
+    status = record_status(record)
+    if status == "failed":
         return ""
-    letter = record_letter(record)
-    if letter is None:
-        return record.get("response") or ""
-    options = record.get("options") or []
-    for option_letter, option in zip(option_letters(options), options, strict=True):
-        if option_letter == letter:
-            return f"{letter}. {option_text(option)}"
-    return f"{letter}."
+    if "reply" in record:
+        return record.get("reply") or ""
+    return (record.get("response") or "") if status == "answered" else ""
 
 
 def dedupe(records: Iterable[Record]) -> tuple[list[Record], tuple[str, ...]]:
@@ -329,7 +229,7 @@ def dedupe(records: Iterable[Record]) -> tuple[list[Record], tuple[str, ...]]:
 
 
 def score(records: Iterable[Record]) -> Score:
-    """Both accuracies overall and by duration, domain, sub-category and task type.
+    """All accuracies overall and by duration, domain, sub-category and task type.
 
     A question_id seen more than once is counted once (its last record) and listed in
     `Score.duplicates`.
@@ -337,30 +237,42 @@ def score(records: Iterable[Record]) -> Score:
     unique, duplicates = dedupe(records)
     overall = _group(unique)
     return Score(
-        questions=overall.questions,
-        answered=overall.answered,
-        fallback=overall.fallback,
-        failed=overall.failed,
-        answered_official=overall.answered_official,
-        correct_official=overall.correct_official,
-        correct=overall.correct,
-        unparsed=overall.unparsed,
+        **{f: getattr(overall, f) for f in Group.__dataclass_fields__},
         by_duration=_breakdown(unique, lambda r: r["duration"], DURATIONS),
         by_domain=_breakdown(unique, lambda r: r["domain"], DOMAINS),
         by_sub_category=_breakdown(unique, lambda r: r["sub_category"], SUB_CATEGORIES),
         by_task_type=_breakdown(unique, lambda r: r["task_type"], TASK_TYPES),
         usage=_usage_means(unique),
         duplicates=duplicates,
+        outcomes={
+            r["question_id"]: Outcome(r["duration"], r["task_type"], _right(r)) for r in unique
+        },
     )
 
 
 def compare(agent: Score, direct: Score) -> Deltas:
     """Agent minus direct accuracies, in percentage points, overall and for each duration and
-    task type present in both scores."""
+    task type present in both scores, each with the paired interval of the strict
+    difference over the questions both modes ran."""
+
+    def delta(a: Group, d: Group, keep: Callable[[Outcome], bool]) -> Delta:
+        theirs = direct.outcomes
+        pairs = [(o.right, theirs[q].right) for q, o in agent.outcomes.items()
+                 if q in theirs and keep(o)]  # fmt: skip
+        return _delta(a, d, pairs)
+
     return Deltas(
-        overall=_delta(agent, direct),
-        by_duration=_deltas(agent.by_duration, direct.by_duration),
-        by_task_type=_deltas(agent.by_task_type, direct.by_task_type),
+        overall=delta(agent, direct, lambda o: True),
+        by_duration={
+            k: delta(g, direct.by_duration[k], lambda o, k=k: o.duration == k)  # type: ignore[misc]
+            for k, g in agent.by_duration.items()
+            if k in direct.by_duration
+        },
+        by_task_type={
+            k: delta(g, direct.by_task_type[k], lambda o, k=k: o.task_type == k)  # type: ignore[misc]
+            for k, g in agent.by_task_type.items()
+            if k in direct.by_task_type
+        },
     )
 
 
@@ -368,6 +280,11 @@ def ordered(names: Iterable[str], canonical: Sequence[str]) -> list[str]:
     """`names` in the benchmark's own order; names it does not list follow, sorted."""
     present = set(names)
     return [n for n in canonical if n in present] + sorted(present - set(canonical))
+
+
+def _right(record: Record) -> bool:
+    letter = record_letter(record)
+    return letter is not None and letter == record["answer"]
 
 
 def _group(records: Sequence[Record]) -> Group:
@@ -382,7 +299,7 @@ def _group(records: Sequence[Record]) -> Group:
         failed=status.count("failed"),
         answered_official=sum(1 for o in official if o),
         correct_official=sum(1 for o, a in zip(official, answers, strict=True) if o and o == a),
-        correct=sum(1 for x, a in zip(letters, answers, strict=True) if x is not None and x == a),
+        correct=sum(1 for r in records if _right(r)),
         unparsed=sum(
             1 for x, s in zip(letters, status, strict=True) if x is None and s == "answered"
         ),
@@ -401,18 +318,34 @@ def _breakdown(
 def _usage_means(records: Sequence[Record]) -> UsageMeans:
     ok = [r for r in records if record_status(r) != "failed"]
 
-    def mean(key: str) -> float:
-        total = sum(_number(dict(r.get("usage") or {}).get(key)) for r in ok)
-        return total / len(ok) if ok else 0.0
+    def mean(rows: Sequence[Record], part: str, *keys: str) -> float:
+        total = sum((_number(_part(r, part).get(k)) for r in rows for k in keys), 0.0)
+        return total / len(rows) if rows else 0.0
+
+    def total(part: str) -> int:
+        return round(sum((_number(_part(r, part).get("retries")) for r in records), 0.0))
 
     return UsageMeans(
         records=len(ok),
-        model_calls=mean("model_calls"),
-        prompt_tokens=mean("prompt_tokens"),
-        completion_tokens=mean("completion_tokens"),
-        frames_sent=mean("frames_sent"),
-        wall_s=mean("wall_s"),
+        model_calls=mean(ok, "usage", "model_calls"),
+        prompt_tokens=mean(ok, "usage", "prompt_tokens"),
+        completion_tokens=mean(ok, "usage", "completion_tokens"),
+        frames_sent=mean(ok, "usage", "frames_sent"),
+        wall_s=mean(ok, "usage", "wall_s"),
+        requests=mean(ok, "usage", "requests"),
+        index_calls=mean(records, "index_usage", "model_calls"),
+        index_tokens=mean(records, "index_usage", "prompt_tokens", "completion_tokens"),
+        index_frames=mean(records, "index_usage", "frames_sent"),
+        index_requests=mean(records, "index_usage", "requests"),
+        retries=total("usage"),
+        index_retries=total("index_usage"),
     )
+
+
+def _part(record: Record, key: str) -> dict[str, object]:
+    """A record's ``usage`` or ``index_usage`` object; {} when absent or null."""
+    value = cast("dict[str, object]", record).get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _number(value: object) -> float:
@@ -420,12 +353,16 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-def _delta(agent: Group, direct: Group) -> Delta:
+def _delta(agent: Group, direct: Group, pairs: Sequence[tuple[bool, bool]]) -> Delta:
+    paired = paired_difference(pairs)
     return Delta(
         accuracy_official=agent.accuracy_official - direct.accuracy_official,
+        accuracy_answered=agent.accuracy_answered - direct.accuracy_answered,
         accuracy_strict=agent.accuracy_strict - direct.accuracy_strict,
+        pairs=paired.n,
+        only_agent=paired.only_a,
+        only_direct=paired.only_b,
+        paired_strict=100 * paired.difference,
+        paired_low=100 * paired.low,
+        paired_high=100 * paired.high,
     )
-
-
-def _deltas(agent: dict[str, Group], direct: dict[str, Group]) -> dict[str, Delta]:
-    return {name: _delta(group, direct[name]) for name, group in agent.items() if name in direct}

@@ -24,6 +24,7 @@ from typing import Any
 from mcr_agent import Agent, AgentConfig, ConfigError, MCRAgentError, ModelServerError
 from mcr_agent.front.answer import Answer
 from mcr_agent.front.corpus.jobs import IndexJob, Runner
+from mcr_agent.model.meter import Usage
 
 from .mme_data import Question, find_subtitles, find_video
 from .mme_log import ResultLog
@@ -32,6 +33,9 @@ __all__ = ["EvalSettings", "Plan", "plan_run", "run_eval"]
 
 logger = logging.getLogger(__name__)
 Record = dict[str, Any]
+_COUNTS = ("model_calls", "prompt_tokens", "completion_tokens", "frames_sent", "requests",
+           "retries")  # fmt: skip
+"""The usage counts a question's share of its video's indexing holds."""
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,17 @@ class Plan:
         done: Question ids answered by earlier runs of the same configuration.
         missing_videos: videoIDs whose file was not found (their questions are skipped).
         invalid: One line per question that is not valid Video-MME (skipped).
+        missing_subtitles: videoIDs whose subtitle file was not found when subtitles are
+            asked for (their questions are skipped, never run without them).
+        skipped: The questions of `missing_videos` and `missing_subtitles`.
     """
 
     todo: list[tuple[Path, Path | None, list[Question]]]
     done: set[str]
     missing_videos: list[str]
     invalid: list[str]
+    missing_subtitles: list[str] = dataclasses.field(default_factory=list)
+    skipped: list[Question] = dataclasses.field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -109,7 +118,8 @@ def plan_run(
     videos: Path,
     subtitle_dir: Path | None,
 ) -> Plan:
-    """Split the questions into those to run, already done, without video, and invalid."""
+    """Split the questions into those to run, already done, without video (or without
+    subtitles, when `subtitle_dir` is given: subtitles are asked for), and invalid."""
     done = set(log.records())
     invalid = [p for q in questions if (p := q.problem())]
     bad = {line.split(":", 1)[0] for line in invalid}
@@ -117,15 +127,16 @@ def plan_run(
     for q in questions:
         if q.question_id not in done and q.question_id not in bad:
             groups.setdefault(q.videoID, []).append(q)
-    todo, missing = [], []
+    plan = Plan([], done & {q.question_id for q in questions}, [], invalid)
     for name, group in groups.items():
         video = find_video(videos, name)
-        if video is None:
-            missing.append(name)
-            continue
         subs = find_subtitles(subtitle_dir, name) if subtitle_dir else None
-        todo.append((video, subs, group))
-    return Plan(todo, done & {q.question_id for q in questions}, missing, invalid)
+        if video is None or (subtitle_dir is not None and subs is None):
+            (plan.missing_videos if video is None else plan.missing_subtitles).append(name)
+            plan.skipped += group
+            continue
+        plan.todo.append((video, subs, group))
+    return plan
 
 
 def run_eval(
@@ -160,7 +171,7 @@ def run_eval(
         if on_record is not None:
             on_record(record)
 
-    def answer(video: Path, subs: Path | None, q: Question) -> None:
+    def answer(video: Path, subs: Path | None, q: Question, share: dict[str, float]) -> None:
         if stop.is_set():
             return
         try:
@@ -171,20 +182,21 @@ def run_eval(
             stop.set()
             return
         except MCRAgentError as exc:
-            finished(_record(q, settings, config, error=str(exc)))
+            finished(_record(q, settings, config, error=str(exc), index_usage=share))
             return
-        finished(_record(q, settings, config, answer=result))
+        finished(_record(q, settings, config, answer=result, index_usage=share))
 
     pool = ThreadPoolExecutor(max(1, settings.concurrency), thread_name_prefix="videomme")
     futures: list[Future[None]] = []
     try:
         with contextlib.closing(_memories(plan, agent, settings, builder)) as ready:
-            for video, subs, group, error in ready:
+            for video, subs, group, error, built in ready:
+                share = _share(built, len(group))
                 if error is not None:  # a bad file: its questions are recorded as failed
                     for q in group:
-                        finished(_record(q, settings, config, error=error))
+                        finished(_record(q, settings, config, error=error, index_usage=share))
                     continue
-                futures += [pool.submit(answer, video, subs, q) for q in group]
+                futures += [pool.submit(answer, video, subs, q, share) for q in group]
                 if stop.is_set():
                     break
         for future in futures:
@@ -204,9 +216,10 @@ def run_eval(
 
 def _memories(
     plan: Plan, agent: Agent, settings: EvalSettings, builder: Runner | None
-) -> Generator[tuple[Path, Path | None, list[Question], str | None], None, None]:
+) -> Generator[tuple[Path, Path | None, list[Question], str | None, Usage | None], None, None]:
     """The planned videos, each once its memory is built (agent mode), with the one-line
-    error of a video that could not be indexed.
+    error of a video that could not be indexed and the model use of building it here (None
+    when built elsewhere: not counted).
 
     Without `builder` the memories are built here, one after another; with one (Ray tasks,
     worker processes) they are built there, all at once, and come back as they finish.
@@ -216,25 +229,34 @@ def _memories(
     """
     todo = [(v, s if settings.subtitles else None, g) for v, s, g in plan.todo]
     if settings.mode != "agent":  # the direct baseline reads frames, not a memory
-        yield from ((v, s, g, None) for v, s, g in todo)
+        yield from ((v, s, g, None, Usage()) for v, s, g in todo)
         return
     if builder is None:
         for video, subs, group in todo:
+            usage = Usage()
             try:
-                agent.index(video, subtitles=subs)
+                agent.index(video, subtitles=subs, usage=usage)
             except ModelServerError:
                 raise
             except MCRAgentError as exc:
-                yield video, subs, group, str(exc)
+                yield video, subs, group, str(exc), usage
                 continue
-            yield video, subs, group, None
+            yield video, subs, group, None, usage
         return
     groups = {v: (s, g) for v, s, g in todo}
     for outcome in builder.run([IndexJob(v, s) for v, s, _ in todo]):
         if outcome.error_type in ("ModelServerError", "ModelReplyError"):
             raise ModelServerError(outcome.error or "the model server stopped answering")
         subs, group = groups[outcome.video]
-        yield outcome.video, subs, group, outcome.error
+        yield outcome.video, subs, group, outcome.error, None
+
+
+def _share(built: Usage | None, questions: int) -> dict[str, float]:
+    """One question's share of building its video's memory: each count / `questions`."""
+    if built is None or not questions:
+        return {}
+    counts = built.counts()
+    return {k: counts[k] / questions for k in _COUNTS}
 
 
 def _record(
@@ -244,18 +266,28 @@ def _record(
     *,
     answer: Answer | None = None,
     error: str | None = None,
+    index_usage: dict[str, float] | None = None,
 ) -> Record:
+    """One question's JSON line: the model's own final ``reply``, our ``response`` text and
+    letter, and ``index_usage``: its share of its video's indexing plus what building the
+    memory cost during the question (captions completed then)."""
     base = {f.name: getattr(q, f.name) for f in dataclasses.fields(q)}
     base["options"] = list(q.options)
+    indexing = dict(index_usage or {})
+    for key, value in (answer.index_usage if answer else {}).items():
+        if key in _COUNTS:
+            indexing[key] = indexing.get(key, 0) + value
     return {
         **base,
         "mode": settings.mode,
+        "reply": answer.reply if answer else "",
         "response": answer.answer if answer else "",
         "choice": answer.choice if answer else None,
         "status": answer.status if answer else "failed",
         "confidence": answer.confidence if answer else 0.0,
         "evidence": [e.to_dict() for e in answer.evidence] if answer else [],
         "usage": dict(answer.usage) if answer else {},
+        "index_usage": indexing,
         "error": answer.error if answer else error,
         "config": config,
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -193,12 +193,16 @@ def test_text_protocol_when_the_server_has_no_tool_parser(
 
 
 def test_rate_limits_are_retried(speech_video: Path, cache_with_speech_memory: Path) -> None:
+    """...and counted: every request the server got (the client's own retries included) and
+    every retry are in the answer's usage, beside the model calls."""
     honest = HonestAgentModel()
     seen: list[int] = []
+    limited: list[int] = []
 
     def flaky(request: Request) -> str | Reply:
         seen.append(1)
         if request.body.get("tools") and len(seen) % 2:
+            limited.append(1)
             return Reply("slow down", status=429, retry_after=0.01)
         return honest(request)
 
@@ -207,6 +211,11 @@ def test_rate_limits_are_retried(speech_video: Path, cache_with_speech_memory: P
         result = agent.run(speech_video, "What does the speaker say is parked?",
                            ["A. a blue truck", "B. the red car"])  # fmt: skip
     assert result.choice == "B"
+    assert limited and result.usage["retries"] == len(limited)
+    assert result.usage["model_calls"] == len(seen) - len(limited)
+    assert result.usage["requests"] == len(seen) + 1  # and the check that the server answers
+    documented = {"model_calls", "prompt_tokens", "completion_tokens", "frames_sent", "wall_s"}
+    assert set(result.to_dict()["usage"]) == documented  # the JSON contract stays as it was
 
 
 @pytest.mark.parametrize(

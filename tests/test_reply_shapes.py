@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from mcr_agent import AgentConfig, ModelReplyError
 from mcr_agent.front.cli import main
+from mcr_agent.loop.reason import written_answer
 from mcr_agent.model.client import OpenAIVideoLLM
 from tests.conftest import honest_responder
 from tests.fake_openai import FakeOpenAIServer, Reply, Request
@@ -183,3 +184,23 @@ def test_thinking_cut_off_by_max_tokens_is_no_answer(reply: Reply) -> None:
         finished = Reply("<think>Option A is a truck, option B is the red car: B</think>")
         srv.responder = lambda r: finished
         assert llm.complete([{"role": "user", "content": "Which option?"}]).text.endswith(": B")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "written"),
+    [
+        ({"choice": "B", "answer": "the red car"}, "B. the red car"),
+        ({"choice": "(B)", "answer": "the red car"}, "(B) the red car"),
+        ({"choice": "B", "answer": "B. the red car"}, "B. the red car"),
+        ({"choice": "B", "answer": "Because the speaker says so."},
+         "B. Because the speaker says so."),
+        ({"choice": "b", "answer": ""}, "b"),
+        ({"answer": "the red car"}, "the red car"),
+        ({"choice": 2, "answer": "the red car"}, "2. the red car"),
+        ({"choice": None, "answer": None}, ""),
+        ({}, ""),
+    ],
+)  # fmt: skip
+def test_an_answer_call_as_the_model_wrote_it(arguments: dict[str, object], written: str) -> None:
+    """The reply the official scorer gets: the model's choice as written, then its answer."""
+    assert written_answer(arguments) == written

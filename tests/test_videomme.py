@@ -23,6 +23,8 @@ from mcr_agent.front.cli import main
 from mcr_agent.front.media import make_scenes_video
 from tests.agent_model import HonestAgentModel
 from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Reply, Request, wait_for
+from tests.official_scorer import official_counts
+from tests.reply_styles import STYLES, StyledModel
 
 # (video_id, videoID, duration, domain, sub_category, texts, speech, questions)
 VIDEOS = [
@@ -115,22 +117,37 @@ def test_agent_and_direct_runs_write_the_official_reports(dataset: Path, tmp_pat
         assert "6 questions selected: 4 to run" in flat
         assert "1 videos not found" in flat and "vidMissing03" in flat
         assert "001-3: options are not" in flat
+        agent_requests = len(srv.requests)
         code, stdout, err = run("--data", str(dataset), "--out", str(out), "--base-url",
                                 srv.base_url, "--mode", "direct")  # fmt: skip
         assert code == 0, stdout + err
+        direct_requests = len(srv.requests) - agent_requests
     agent = {r["question_id"]: r for r in records(out, "agent")}
+    # Whole cost: the questions' calls and their shares of indexing add up to every request
+    # the server got (captions and summaries included), in each mode.
+    calls = sum(r["usage"]["model_calls"] + r["index_usage"].get("model_calls", 0)
+                for r in agent.values())  # fmt: skip
+    assert calls == pytest.approx(agent_requests)
+    assert sum(r["usage"]["model_calls"] for r in records(out, "direct")) == direct_requests
     assert set(agent) == {"001-1", "001-2", "002-1", "002-2"}
     assert agent["001-2"]["choice"] == "C" and agent["002-1"]["choice"] == "D"
     assert agent["001-1"]["choice"] == "B" and agent["001-1"]["usage"]["model_calls"] >= 2
     assert all(r["config"]["mode"] == "agent" and r["error"] is None for r in agent.values())
     assert all(r["status"] == "answered" for r in agent.values())
+    assert agent["001-2"]["reply"] == "C. the red car"  # the model's answer as it wrote it
+    # the memories were built in this run: each question carries its video's share
+    assert all(r["index_usage"]["model_calls"] > 0 for r in agent.values())
+    assert all(r["usage"]["requests"] > r["usage"]["model_calls"] for r in agent.values())
     official = json.loads((out / "official_agent.json").read_text())
-    assert [v["video_id"] for v in official] == ["001", "002"]
-    assert list(official[0]) == ["video_id", "duration", "domain", "sub_category", "questions"]
+    assert [v["video_id"] for v in official] == ["001", "002", "003"]
+    assert [v["missing"] for v in official] == [False, False, True]  # vidMissing03
+    assert list(official[0]) == ["video_id", "duration", "domain", "sub_category", "missing",
+                                 "questions"]  # fmt: skip
     question = official[0]["questions"][1]
-    assert list(question) == ["question_id", "task_type", "question", "options", "answer",
-                              "response"]  # fmt: skip
-    assert question["response"].startswith("C. ") and question["answer"] == "C"
+    assert list(question)[:6] == ["question_id", "task_type", "question", "options", "answer",
+                                  "response"]  # fmt: skip
+    assert question["response"] == "C. the red car" and question["answer"] == "C"
+    assert (question["choice"], question["status"]) == ("C", "answered")
     summary = json.loads((out / "summary.json").read_text())
     assert json.dumps(summary, allow_nan=False)
     assert (out / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -272,16 +289,16 @@ def test_a_model_that_replies_noise_is_counted_as_fallback(
     found = records(out, mode)
     assert len(found) == 2 and all(r["status"] == "fallback" for r in found)
     assert all(r["error"] and r["confidence"] <= 0.25 for r in found)
-    assert (
-        f"{mode}: 0.0% strict (0/2), 0.0% official; 0 answered, 2 fallback, 0 failed"
-        in " ".join(stdout.split())
-    )
+    assert f"{mode}: 2 questions: 0 answered, 2 fallback, 0 failed" in " ".join(stdout.split())
     summary = json.loads((out / "summary.json").read_text())["modes"][mode]
     assert (summary["answered"], summary["fallback"], summary["failed"]) == (0, 2, 0)
-    assert summary["answered_official"] == 0 and summary["accuracy_strict"] == 0.0
+    assert summary["answered_official"] == 0 and summary["accuracy_strict"]["percent"] == 0.0
     official = json.loads((out / f"official_{mode}.json").read_text())
-    assert [q["response"] for q in official[0]["questions"]] == ["", ""]
-    assert f"| {mode} | 2 | 0 | 2 | 0 | n/a | 0.0 |" in (out / "report.md").read_text()
+    # the model's own words go to the official scorer, which reads no letter in them
+    assert [q["response"] for q in official[0]["questions"]] == [noise, noise]
+    assert [q["status"] for q in official[0]["questions"]] == ["fallback", "fallback"]
+    row = f"| {mode} | 2 | 0 | 2 | 0 | n/a 0/0 | n/a 0/0 | 0.0 [0.0, 65.8] 0/2 |"
+    assert row in (out / "report.md").read_text()
 
 
 def test_ray_builds_the_memories_and_the_official_json_is_the_same(
@@ -307,3 +324,55 @@ def test_ray_builds_the_memories_and_the_official_json_is_the_same(
     assert {r["question_id"] for r in records(on_ray, "agent")} == {
         "001-1", "001-2", "002-1", "002-2"
     }  # fmt: skip
+
+
+# (answered, fallback, failed) per mode; the direct baseline (frames only) cannot hear the
+# speech 001-2 asks about, and answers it with its honest guess "A".
+EXPECTED = {
+    "letters": {"agent": (4, 0, 0), "direct": (4, 0, 0)},
+    "prose": {"agent": (4, 0, 0), "direct": (4, 0, 0)},
+    "no-letter": {"agent": (0, 4, 0), "direct": (0, 4, 0)},
+}
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_the_official_scorer_reads_the_models_own_replies(
+    style: str, dataset: Path, indexed: Path, tmp_path: Path
+) -> None:
+    """Clean letters, letters in prose, no letter: the official JSON holds the model's final
+    reply, the official scorer (reproduced from its rules) counts in it what our summary
+    says it counts, and a reply without a letter is never an answer of ours."""
+    out = tmp_path / "a-results-folder-with-a-name-long-enough-to-be-wrapped-by-a-console"
+    args = ["--data", str(dataset), "--out", str(out), "--frames", "16", "--concurrency", "2"]
+    with FakeOpenAIServer(StyledModel(style)) as srv:
+        for mode in ("agent", "direct"):
+            code, stdout, err = run(*args, "--base-url", srv.base_url, "--mode", mode)
+            assert code == 0, stdout + err
+    assert stdout.splitlines()[-1].startswith(f"reports: {out}/report.md, ")  # one line
+    summary = json.loads((out / "summary.json").read_text())
+    for mode in ("agent", "direct"):
+        ours = summary["modes"][mode]
+        assert (ours["answered"], ours["fallback"], ours["failed"]) == EXPECTED[style][mode]
+        assert ours["missing"] == 1
+        theirs = official_counts(out / f"official_{mode}.json")
+        read = ours["accuracy_official"]
+        assert (theirs.answered, theirs.correct) == (read["questions"], read["right"])
+        assert theirs.skipped_videos == 1
+        by_id = {r["question_id"]: r for r in records(out, mode)}
+        official = json.loads((out / f"official_{mode}.json").read_text())
+        for q in (q for v in official if not v["missing"] for q in v["questions"]):
+            record = by_id[q["question_id"]]
+            assert q["response"] == record["reply"] and q["status"] == record["status"]
+            if style == "prose":
+                assert q["response"] == f"The correct option is ({record['choice']})."
+            if style == "no-letter":
+                assert q["response"] and not any(f"({x})" in q["response"] for x in "ABCD")
+        right = sum(r["status"] == "answered" and r["choice"] == r["answer"]
+                    for r in by_id.values())  # fmt: skip
+        assert ours["accuracy_strict"]["right"] == right
+        assert ours["accuracy_answered"]["questions"] == ours["answered"]
+    if style != "no-letter":  # the agent finds every answer; the baseline misses the speech
+        assert summary["modes"]["agent"]["accuracy_strict"]["right"] == 4
+        assert summary["modes"]["direct"]["accuracy_strict"]["right"] == 3
+    overall = summary["deltas_agent_minus_direct_pp"]["overall"]
+    assert overall["pairs"] == 4 and overall["paired_low"] <= overall["paired_strict"]

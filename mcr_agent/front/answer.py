@@ -9,6 +9,9 @@ from ..loop.state import CitedEvidence, Status, Step
 
 __all__ = ["Answer", "Event", "VideoRef"]
 
+_USAGE_KEYS = ("model_calls", "prompt_tokens", "completion_tokens", "frames_sent", "wall_s")
+"""The documented keys of the JSON ``usage`` object."""
+
 
 @dataclass(frozen=True)
 class VideoRef:
@@ -33,7 +36,8 @@ class Answer:
     Attributes:
         question: The question asked.
         options: Its options (empty for an open question).
-        answer: The answer text (the model's, when `status` is ``answered``).
+        answer: The answer text (the model's, when `status` is ``answered``; for a
+            fallback, a sentence saying there is none).
         choice: The option letter: the model's when ``answered``, a best guess from the
             evidence on ``fallback`` (None when nothing favours one option), else None.
         status: ``answered`` (the model gave this answer), ``fallback`` (it gave none
@@ -45,8 +49,16 @@ class Answer:
         evidence: The time spans the answer rests on, with what they hold and who cited
             them (``model``, or ``agent`` when the model cited none).
         steps: One record per node run (tool feedback kept for traces).
-        usage: Model calls, prompt and completion tokens, frames sent, wall time.
+        usage: Model calls, prompt and completion tokens, frames sent, wall time; also
+            ``requests`` (HTTP requests to the model server, retries included) and
+            ``retries``, which the JSON leaves out.
         video: Path, duration and content fingerprint of the video.
+        reply: The model's own final reply as it wrote it: the direct mode's reply text; the
+            agent's final answer (the letter as the model wrote it, then its answer text, or
+            its prose answer); "" when the model gave none. Not part of the JSON.
+        index_usage: Model use of building the memory during this question (captions and
+            summaries not cached yet, the server check), counted apart from `usage`. Not
+            part of the JSON.
     """
 
     question: str
@@ -62,6 +74,8 @@ class Answer:
     usage: dict[str, int | float]
     video: VideoRef
     memory_folder: str | None = field(default=None, compare=False)
+    reply: str = ""
+    index_usage: dict[str, int | float] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON object (feedback and internals left out)."""
@@ -76,7 +90,7 @@ class Answer:
             "route": self.route,
             "evidence": [e.to_dict() for e in self.evidence],
             "steps": [s.to_dict() for s in self.steps],
-            "usage": dict(self.usage),
+            "usage": {k: self.usage[k] for k in _USAGE_KEYS if k in self.usage},
             "video": self.video.to_dict(),
         }
 

@@ -27,7 +27,7 @@ from ..loop.runtime import Deps
 from ..loop.state import Final, Step
 from ..model.captioner import VLMCaptioner
 from ..model.client import OpenAIVideoLLM, VideoLLM
-from ..model.meter import Meter
+from ..model.meter import Meter, Usage
 from .answer import Answer, Event, VideoRef
 
 Mode = Literal["agent", "direct"]
@@ -140,7 +140,7 @@ class Agent:
         meter = Meter(self.llm, self.config.budget)
         seen = _Seen("direct" if mode == "direct" else "global")
         try:
-            self.llm.ping()
+            meter.ping()
             if mode == "direct":
                 events: Iterator[Event] = iter(
                     [self._direct(info, question, opts, meter, subtitles=subtitles)]
@@ -153,7 +153,8 @@ class Agent:
         except ModelServerError as exc:
             failed = Final("", None, 0.0, (), "failed", str(exc))
             ref = VideoRef(info.path, info.duration, fingerprint(info.path)[:20])
-            answer = _answer(question, opts, failed, seen.route, tuple(seen.steps), meter, ref)
+            answer = _answer(question, opts, failed, seen.route, tuple(seen.steps), meter, ref,
+                             index_usage=seen.index_usage)  # fmt: skip
             yield Event("failed", (), answer)
 
     def _direct(
@@ -192,7 +193,11 @@ class Agent:
             meter=meter,
             # `stream` has just pinged the server: captions need no second check.
             load_memory=lambda: self._build(
-                info, subtitles=subtitles, progress=progress, server_up=True
+                info,
+                subtitles=subtitles,
+                progress=progress,
+                server_up=True,
+                usage=seen.index_usage,
             )[0],
             tools=self._tools if self._tools is not None else _default_tools(),
             web=self._web if self._web is not None else _default_web(),
@@ -233,7 +238,7 @@ class Agent:
                     memory = deps.memory
                     ref = VideoRef(memory.info.path, memory.duration, memory.fingerprint)
                     answer = _answer(question, options, final, seen.route, tuple(steps), meter,
-                                     ref, memory.folder)  # fmt: skip
+                                     ref, memory.folder, index_usage=seen.index_usage)  # fmt: skip
                 yield Event(node, new, answer)
 
     def save_trace(self, answer: Answer, path: str | Path) -> Path:
@@ -269,11 +274,17 @@ class Agent:
         force: bool = False,
         captions: bool = True,
         progress: ProgressSink | None = None,
+        usage: Usage | None = None,
     ) -> tuple[VideoMemory, BuildReport]:
         """Build (or load, or complete) a video's memory.
 
         Captions need the model server: when it does not answer, everything else is built
         and the report lists the scenes without captions; a later call completes them.
+
+        Args:
+            usage: Receives the model use of this build: the captions and summaries written
+                now (calls, tokens, frames) and every request to the server, retries
+                included. A memory loaded from the cache costs only the server check.
 
         Raises:
             VideoError: The video is missing or unreadable.
@@ -281,8 +292,9 @@ class Agent:
             CacheError: The cache folder cannot be written.
         """
         return self._build(
-            probe(video), subtitles=subtitles, force=force, captions=captions, progress=progress
-        )
+            probe(video), subtitles=subtitles, force=force, captions=captions, progress=progress,
+            usage=usage,
+        )  # fmt: skip
 
     def _build(
         self,
@@ -293,10 +305,12 @@ class Agent:
         captions: bool = True,
         progress: ProgressSink | None = None,
         server_up: bool = False,
+        usage: Usage | None = None,
     ) -> tuple[VideoMemory, BuildReport]:
+        meter = Meter(self.llm, None, usage=usage)
         captioner = None
-        if captions and (server_up or self.server_status() is None):
-            captioner = VLMCaptioner(self.llm)
+        if captions and (server_up or _answers(meter)):
+            captioner = VLMCaptioner(self.llm, meter=meter)
         settings = replace(self.config.index, caption_concurrency=self.config.max_concurrency)
         return build_memory(
             info,
@@ -315,9 +329,12 @@ class Agent:
         subtitles: str | Path | None = None,
         force: bool = False,
         progress: ProgressSink | None = None,
+        usage: Usage | None = None,
     ) -> VideoMemory:
-        """The memory of a video, built if needed."""
-        return self.build(video, subtitles=subtitles, force=force, progress=progress)[0]
+        """The memory of a video, built if needed (`usage` as in `build`)."""
+        return self.build(video, subtitles=subtitles, force=force, progress=progress, usage=usage)[
+            0
+        ]
 
     def open_memory(self, video: str | Path) -> VideoMemory | None:
         """The newest complete memory of a video, or None if it was never indexed."""
@@ -335,22 +352,36 @@ def _answer(
     meter: Meter,
     video: VideoRef,
     memory_folder: Path | None = None,
+    *,
+    index_usage: Usage | None = None,
 ) -> Answer:
     """The `Answer` of a question, in either mode: the one place one is made."""
     return Answer(
         question=question, options=options, answer=final.answer, choice=final.choice,
         status=final.status, error=final.error, confidence=final.confidence, route=route,
-        evidence=final.evidence, steps=steps, usage=meter.usage.to_dict(), video=video,
-        memory_folder=str(memory_folder) if memory_folder else None,
+        evidence=final.evidence, steps=steps, usage=meter.usage.counts(), video=video,
+        memory_folder=str(memory_folder) if memory_folder else None, reply=final.reply,
+        index_usage=index_usage.counts() if index_usage and index_usage.requests else {},
     )  # fmt: skip
+
+
+def _answers(meter: Meter) -> bool:
+    """Whether the model server answers (its check counted by `meter`)."""
+    try:
+        meter.ping()
+    except ModelServerError:
+        return False
+    return True
 
 
 @dataclass
 class _Seen:
-    """What a stream has shown so far: enough to report a run the server cut short."""
+    """What a stream has shown so far: enough to report a run the server cut short, and the
+    model use of the memory it loaded or built."""
 
     route: str
     steps: list[Step] = field(default_factory=list)
+    index_usage: Usage = field(default_factory=Usage)
 
 
 def _checked_question(question: str) -> str:

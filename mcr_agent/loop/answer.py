@@ -81,17 +81,20 @@ def final_answer(state: AgentState, deps: Deps) -> Final:
     if not evidence:  # the model cited nothing usable: the agent grounds its answer
         evidence = grounded_evidence(state, deps, options=options, choice=proposal.choice,
                                      answer=proposal.answer)  # fmt: skip
-    return Final(proposal.answer, proposal.choice, round(confidence, 3), tuple(evidence))
+    return Final(proposal.answer, proposal.choice, round(confidence, 3), tuple(evidence),
+                 reply=proposal.reply or proposal.answer)  # fmt: skip
 
 
 def _fallback(state: AgentState, deps: Deps) -> Final:
-    """No proposal from the model: say so, and guess from its hypothesis or the evidence."""
+    """No proposal from the model: say so, and guess from its hypothesis or the evidence.
+    The model's own last attempt at an answer, if it made one, stays its reply."""
     options = state.get("options") or []
     hypothesis = state["belief"].hypothesis.strip()
     why = _why_unanswered(state, deps)
+    reply = state.get("attempt", "")
     if not options:
         said = f"; its last hypothesis: {hypothesis}" if hypothesis else ""
-        return Final(f"No answer from the model{said}.", None, 0.0, (), "fallback", why)
+        return Final(f"No answer from the model{said}.", None, 0.0, (), "fallback", why, reply)
     letters = option_letters(options)
     guess, source = None, "its last hypothesis"
     if hypothesis:
@@ -101,11 +104,11 @@ def _fallback(state: AgentState, deps: Deps) -> Final:
         guess = closest_option([e.text for e in _candidates(state, deps)], options)
     if guess is None:
         text = "No answer from the model, and the evidence favours no option."
-        return Final(text, None, 0.0, (), "fallback", why)
+        return Final(text, None, 0.0, (), "fallback", why, reply)
     chosen = option_text(options[letters.index(guess)])
     text = f"No answer from the model; best guess from {source}: {guess}. {chosen}"
     evidence = grounded_evidence(state, deps, options=options, choice=guess, answer="")
-    return Final(text, guess, round(1 / len(options), 3), tuple(evidence), "fallback", why)
+    return Final(text, guess, round(1 / len(options), 3), tuple(evidence), "fallback", why, reply)
 
 
 def _why_unanswered(state: AgentState, deps: Deps) -> str:

@@ -80,26 +80,27 @@ def run_direct(
 def _final(
     said: str, options: tuple[str, ...], duration: float, problem: str | None, model: str
 ) -> Final:
-    """The model's answer; a labelled best guess when it named no option (or said nothing)."""
+    """The model's answer; a labelled best guess when it named no option (or said nothing).
+    The reply's text is the answer's `Final.reply` either way."""
     spans = clamp_spans(spans_in(said)[:4], duration)
     evidence = tuple(CitedEvidence(a, b, "direct", "", "model") for a, b in spans)
     if not options:
         if said:
-            return Final(said, None, 0.5, evidence)
+            return Final(said, None, 0.5, evidence, reply=said)
         return Final("No answer from the model.", None, 0.0, (), "fallback", problem)
     letters = option_letters(options)
     choice = extract_choice(said, letters)
     if choice is not None:
-        return Final(said, choice, 0.5, evidence)
+        return Final(said, choice, 0.5, evidence, reply=said)
     why = problem or f"the reply of the model {model} names no option: {said[:120]!r}"
     guess = closest_option(said, options) if said else None
     if guess is None:
         text = "No answer from the model, and its reply favours no option."
-        return Final(text, None, 0.0, (), "fallback", " ".join(why.split()))
+        return Final(text, None, 0.0, (), "fallback", " ".join(why.split()), said)
     chosen = option_text(options[letters.index(guess)])
     text = f"No answer from the model; best guess from its reply: {guess}. {chosen}"
     return Final(text, guess, round(1 / len(options), 3), evidence, "fallback",
-                 " ".join(why.split()))  # fmt: skip
+                 " ".join(why.split()), said)  # fmt: skip
 
 
 def _prompt(duration: float, cues: list[Entry], question: str, options: tuple[str, ...]) -> str:

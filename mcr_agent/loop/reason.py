@@ -4,7 +4,8 @@ actions (tool calls) or proposes an answer."""
 from __future__ import annotations
 
 import re
-from typing import TypedDict
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
@@ -21,7 +22,7 @@ from .spans import clamp_spans, spans_in
 from .state import AgentState, Belief, Note, Proposal, Step
 from .toolset import ANSWER, AnswerArgs, schemas
 
-__all__ = ["ReasonUpdate", "reason"]
+__all__ = ["ReasonUpdate", "reason", "written_answer"]
 
 _LINE = re.compile(r"^\s*(hypothesis|uncertain(?:ty)?)\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 
@@ -39,6 +40,7 @@ class ReasonUpdate(TypedDict, total=False):
     belief: Belief
     feedback: list[Note]
     steps: list[Step]
+    attempt: str
 
 
 def reason(state: AgentState, runtime: Runtime[Deps]) -> ReasonUpdate:
@@ -50,7 +52,7 @@ def reason(state: AgentState, runtime: Runtime[Deps]) -> ReasonUpdate:
     Writes ``step`` (+1), ``pending`` (at most two tool calls), ``proposal``, ``problems``
     (with ``repairs`` counting replies in a row that had some, ``unusable`` in all),
     ``belief`` (hypothesis and uncertainty the reply states), ``feedback`` (the reasoning as
-    a note).
+    a note), ``attempt`` (an answer as the model wrote it, usable or not).
     """
     deps = runtime.context
     step = state.get("step", 0) + 1
@@ -67,18 +69,21 @@ def reason(state: AgentState, runtime: Runtime[Deps]) -> ReasonUpdate:
     reasoning = [Note("reasoning", step, reply.text[:800])] if reply.text else []
     letters = option_letters(state.get("options") or [])
     calls = [c for c in reply.calls if c.name != ANSWER]
-    proposal, problems = None, list(reply.call_errors)
+    proposal, problems, attempt = None, list(reply.call_errors), None
     for call in (c for c in reply.calls if c.name == ANSWER):
         proposal, problem = _proposal(call, letters, deps.memory.duration)
         problems += [problem] if problem else []
+        attempt = written_answer(call.arguments)
         break
     if proposal is None and not calls and not problems:
         proposal, problem = _prose_proposal(reply.text, letters, deps.memory.duration)
         problems += [problem] if problem else []
+        attempt = reply.text
+    tried: ReasonUpdate = {"attempt": attempt} if attempt else {}
     if proposal is None and not calls:
         summary = "; ".join(problems)[:200] or "no tool call and no answer"
         repair = _repair(state, step, " ".join(problems), summary=summary)
-        return {**repair, "feedback": reasoning, "belief": belief}
+        return {**repair, "feedback": reasoning, "belief": belief, **tried}
     answered = next((c for c in reply.calls if c.name == ANSWER), ToolCall(ANSWER, {}))
     first = answered if proposal else calls[0]
     if proposal is not None and proposal.evidence:
@@ -93,6 +98,7 @@ def reason(state: AgentState, runtime: Runtime[Deps]) -> ReasonUpdate:
         "belief": belief,
         "feedback": reasoning,
         "steps": [Step("reason", first.name, first.arguments, " ".join(summary.split())[:160])],
+        **tried,
     }
 
 
@@ -164,7 +170,7 @@ def _proposal(call: ToolCall, letters: list[str], duration: float) -> tuple[Prop
         shown = f"{args.choice!r} is not" if args.choice else "no choice is"
         return None, f"{shown} one of the options ({', '.join(letters)}): set `choice`"
     spans = clamp_spans(((s.start, s.end) for s in args.evidence), duration)
-    return Proposal(args.answer, choice, spans, args.confidence), ""
+    return Proposal(args.answer, choice, spans, args.confidence, written_answer(call.arguments)), ""
 
 
 def _prose_proposal(text: str, letters: list[str], duration: float) -> tuple[Proposal | None, str]:
@@ -174,4 +180,21 @@ def _prose_proposal(text: str, letters: list[str], duration: float) -> tuple[Pro
     choice = extract_choice(text, letters) if letters else None
     if letters and choice is None:
         return None, "no tool call and no option letter: call a tool or `answer` with `choice`"
-    return Proposal(text[:600], choice, clamp_spans(spans_in(text)[:4], duration), 0.5), ""
+    return Proposal(text[:600], choice, clamp_spans(spans_in(text)[:4], duration), 0.5, text), ""
+
+
+def written_answer(arguments: Mapping[str, Any]) -> str:
+    """An `answer` call as the model wrote it, for results files that score the model's own
+    words: the ``choice`` exactly as written, then the ``answer`` text (joined by ". " as in
+    "C. Berries.", by a space after punctuation); the answer alone when it already starts
+    with that choice, or when there is none.
+    """
+    choice = arguments.get("choice")
+    answer = arguments.get("answer")
+    said = str(choice).strip() if isinstance(choice, str | int | float) else ""
+    text = str(answer).strip() if isinstance(answer, str | int | float) else ""
+    if not said or re.match(re.escape(said) + r"(?![0-9A-Za-z])", text):
+        return text or said
+    if not text:
+        return said
+    return f"{said}{'. ' if said[-1].isalnum() else ' '}{text}"

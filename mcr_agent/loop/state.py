@@ -77,12 +77,21 @@ class Belief:
 
 @dataclass(frozen=True)
 class Proposal:
-    """An answer the model proposed, waiting for verification."""
+    """An answer the model proposed, waiting for verification.
+
+    Attributes:
+        answer: Its answer text.
+        choice: The option letter read from it (None for an open question).
+        evidence: The spans it cites.
+        confidence: The model's own confidence.
+        reply: The answer as the model wrote it (`Final.reply`).
+    """
 
     answer: str
     choice: str | None
     evidence: tuple[tuple[float, float], ...]
     confidence: float
+    reply: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,9 @@ class Final:
         evidence: What the answer rests on.
         status: Where the answer came from.
         error: Why the model gave no usable answer (fallback, failed), else None.
+        reply: The model's own final reply, as it wrote it: the letter it gave (as written)
+            and its answer text, or its reply text; on fallback its last attempt at an answer
+            that could not be used, or "" when it made none.
     """
 
     answer: str
@@ -115,6 +127,7 @@ class Final:
     evidence: tuple[CitedEvidence, ...]
     status: Status = "answered"
     error: str | None = None
+    reply: str = ""
 
 
 @dataclass(frozen=True)
@@ -179,6 +192,9 @@ class AgentState(InputState, total=False):
     proposed: Proposal | None
     """The model's latest proposal that verification withdrew: still the model's answer if
     the budget ends before it gives another."""
+    attempt: str
+    """The model's latest attempt at an answer as it wrote it, usable or not (an `answer`
+    call without a valid letter, a prose reply): its final reply when no proposal stands."""
     verdict: Verdict | None
     """The last verification's conclusion."""
     problems: list[str]

@@ -7,7 +7,8 @@ from memory import SceneCaptionRequest, SummaryRequest
 from tools import data_block
 
 from .client import VideoLLM
-from .messages import image_part, text_part
+from .messages import Message, image_part, text_part
+from .meter import Meter
 
 __all__ = ["VLMCaptioner"]
 
@@ -20,11 +21,13 @@ class VLMCaptioner:
     Args:
         llm: The model client.
         max_tokens: Most tokens per caption or summary.
+        meter: Counts the calls (a `Meter` without a budget over `llm`); None: uncounted.
     """
 
-    def __init__(self, llm: VideoLLM, *, max_tokens: int = 320) -> None:
+    def __init__(self, llm: VideoLLM, *, max_tokens: int = 320, meter: Meter | None = None) -> None:
         self.llm = llm
         self.max_tokens = max_tokens
+        self.meter = meter
 
     @property
     def name(self) -> str:
@@ -48,9 +51,7 @@ class VLMCaptioner:
         for time, jpeg in request.frames:
             content += [text_part(f"Frame at [{time:.1f}s]:"), image_part(jpeg)]
         content.append(text_part(instructions))
-        return self.llm.complete(
-            [{"role": "user", "content": content}], max_tokens=self.max_tokens
-        ).text
+        return self._complete([{"role": "user", "content": content}])
 
     def summarize(self, request: SummaryRequest) -> str:
         items = "\n".join(f"[{s:.1f}-{e:.1f} s] {text}" for s, e, text in request.items)
@@ -65,6 +66,9 @@ class VLMCaptioner:
                 end=f"{request.end:.1f}",
                 items=data_block("scenes", items),
             )
-        return self.llm.complete(
-            [{"role": "user", "content": prompt}], max_tokens=self.max_tokens
-        ).text
+        return self._complete([{"role": "user", "content": prompt}])
+
+    def _complete(self, messages: list[Message]) -> str:
+        if self.meter is not None:
+            return self.meter.complete(messages, max_tokens=self.max_tokens).text
+        return self.llm.complete(messages, max_tokens=self.max_tokens).text

@@ -7,14 +7,19 @@ an HTTP 200 whose body is no usable chat completion (no choice, a null message, 
 A semaphore bounds the requests in flight; every failure becomes a one-line error. Faults
 of the server are `ModelServerError`; a reply the model wrote but that cannot be used (empty,
 a refused request) is `ModelReplyError`, which the loop turns into feedback.
+
+Inside `counting()`, every HTTP request the client sends (found by an httpx event hook, so
+the openai client's own retries are seen too) and every retry is counted where it happens.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,9 +31,52 @@ from .messages import Message
 from .replicas import Replica, ReplicaPool
 from .replies import ToolCall, parse_reply, read_call, reply_text, strip_think
 
-__all__ = ["Completion", "OpenAIVideoLLM", "VideoLLM"]
+__all__ = ["Completion", "OpenAIVideoLLM", "Traffic", "VideoLLM", "counting"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Traffic:
+    """HTTP traffic to the model server inside one `counting()` block.
+
+    Attributes:
+        requests: HTTP requests sent (chat completions, model lists), retries included.
+        retries: Requests sent again after a failure: the openai client's own retries (429,
+            5xx, timeouts, dropped connections) and ours of malformed replies or on another
+            replica.
+    """
+
+    requests: int = 0
+    retries: int = 0
+
+
+_TRAFFIC: ContextVar[Traffic | None] = ContextVar("mcr_agent_traffic", default=None)
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[Traffic]:
+    """Count the requests this thread sends to the model server until the block ends."""
+    traffic = Traffic()
+    token = _TRAFFIC.set(traffic)
+    try:
+        yield traffic
+    finally:
+        _TRAFFIC.reset(token)
+
+
+def _count_request(_request: object) -> None:
+    """httpx ``request`` event hook: runs once per request actually sent."""
+    traffic = _TRAFFIC.get()
+    if traffic is not None:
+        traffic.requests += 1
+
+
+def _count_retry(_state: object) -> None:
+    """tenacity ``before_sleep`` hook: runs once per retry of ours."""
+    traffic = _TRAFFIC.get()
+    if traffic is not None:
+        traffic.retries += 1
 
 
 @dataclass(frozen=True)
@@ -111,7 +159,8 @@ class OpenAIVideoLLM:
                 retries = self.config.max_retries if len(urls) == 1 else 0
                 replicas = [
                     Replica(u, openai.OpenAI(base_url=u, api_key=self.config.api_key,
-                                             timeout=self.config.timeout, max_retries=retries))
+                                             timeout=self.config.timeout, max_retries=retries,
+                                             http_client=_http_client()))
                     for u in urls
                 ]  # fmt: skip
                 self._replicas = ReplicaPool(replicas, self._healthy)
@@ -220,6 +269,7 @@ class OpenAIVideoLLM:
             stop=tenacity.stop_after_attempt(len(self._pool) + retries if several else 1 + retries),
             wait=tenacity.wait_none() if several else backoff,
             retry=tenacity.retry_if_exception(_replica_failure if several else _malformed),
+            before_sleep=_count_retry,
             reraise=True,
         )
         try:
@@ -236,6 +286,8 @@ class OpenAIVideoLLM:
         """One request on the replica the pool picks (its URL written to `where`)."""
         import openai
 
+        traffic = _TRAFFIC.get()
+        sent = traffic.requests if traffic is not None else 0
         with self._slots, self._pool.use() as replica:
             where[0] = replica.url
             try:
@@ -248,6 +300,9 @@ class OpenAIVideoLLM:
                 if len(self._pool) > 1 and _replica_failure(exc):
                     self._pool.failed(replica, _short(exc, self.config.api_key))
                 raise
+            finally:
+                if traffic is not None:  # the openai client's own retries of this request
+                    traffic.retries += max(0, traffic.requests - sent - 1)
 
     def _healthy(self, replica: Replica) -> bool:
         """A failed replica is back when its ``/health`` (or ``/v1/models``) answers."""
@@ -295,6 +350,14 @@ class OpenAIVideoLLM:
                 f"{self.config.max_retries} retries): {why}; check its logs"
             )
         return ModelReplyError(f"unreadable reply from the model server at {url}: {why}")
+
+
+def _http_client() -> Any:
+    """The openai client's default HTTP client (its timeouts, limits and redirects), with the
+    hook that counts each request it sends."""
+    import openai
+
+    return openai.DefaultHttpxClient(event_hooks={"request": [_count_request]})
 
 
 def _short(exc: Exception, secret: str = "") -> str:

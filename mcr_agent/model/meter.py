@@ -1,5 +1,5 @@
-"""The usage meter of one question: counts model calls, tokens, frames and model wait, and
-refuses calls beyond the question's budget."""
+"""The usage meter of one question: counts model calls, tokens, frames, HTTP requests and
+retries and model wait, and refuses calls beyond the question's budget (when it has one)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from tools import ToolFailure
 
 from ..config import Budget
-from .client import Completion, VideoLLM
+from .client import Completion, VideoLLM, counting
 from .messages import Message
 
 __all__ = ["Meter", "Usage"]
@@ -20,17 +20,23 @@ __all__ = ["Meter", "Usage"]
 
 @dataclass
 class Usage:
-    """Model usage of one question."""
+    """Model usage of one question (or of building one memory)."""
 
     model_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     frames_sent: int = 0
+    requests: int = 0
+    """HTTP requests sent to the model server: each model call's, the openai client's own
+    retries and ours, and the checks that the server answers."""
+    retries: int = 0
+    """Of those, requests sent again after a failure (`mcr_agent.model.client.Traffic`)."""
     model_s: float = 0.0
     """Seconds spent waiting for the model server (not part of the JSON contract)."""
     started: float = field(default_factory=time.perf_counter)
 
     def to_dict(self) -> dict[str, Any]:
+        """The documented ``usage`` object of an answer (``ask --json``)."""
         return {
             "model_calls": self.model_calls,
             "prompt_tokens": self.prompt_tokens,
@@ -39,23 +45,47 @@ class Usage:
             "wall_s": round(time.perf_counter() - self.started, 3),
         }
 
+    def counts(self) -> dict[str, Any]:
+        """`to_dict` plus ``requests`` and ``retries`` (what evaluations record)."""
+        return {**self.to_dict(), "requests": self.requests, "retries": self.retries}
+
 
 class Meter:
-    """A `VideoLLM` wrapper that counts usage and refuses calls beyond the budget."""
+    """A `VideoLLM` wrapper that counts usage and refuses calls beyond the budget.
 
-    def __init__(self, llm: VideoLLM, budget: Budget) -> None:
+    Args:
+        llm: The model client.
+        budget: The question's budget; None counts without a limit (building a memory).
+        usage: The tally to add to (the meter's lock guards it); a new one by default.
+    """
+
+    def __init__(self, llm: VideoLLM, budget: Budget | None, *, usage: Usage | None = None) -> None:
         self.llm = llm
         self.budget = budget
-        self.usage = Usage()
+        self.usage = usage if usage is not None else Usage()
         self._lock = threading.Lock()
 
     @property
     def calls_left(self) -> int:
+        if self.budget is None:
+            return 1 << 30
         return self.budget.max_model_calls - self.usage.model_calls
 
     @property
     def frames_left(self) -> int:
+        if self.budget is None:
+            return 1 << 30
         return self.budget.max_frames - self.usage.frames_sent
+
+    def ping(self) -> str:
+        """`VideoLLM.ping`, its requests counted. Raises `ModelServerError`."""
+        with counting() as traffic:
+            try:
+                return self.llm.ping()
+            finally:
+                with self._lock:
+                    self.usage.requests += traffic.requests
+                    self.usage.retries += traffic.retries
 
     def complete(
         self,
@@ -83,11 +113,14 @@ class Meter:
             self.usage.model_calls += 1
             self.usage.frames_sent += frames
         started = time.perf_counter()
-        try:
-            reply = self.llm.complete(messages, max_tokens=max_tokens, tools=tools)
-        finally:
-            with self._lock:
-                self.usage.model_s += time.perf_counter() - started
+        with counting() as traffic:
+            try:
+                reply = self.llm.complete(messages, max_tokens=max_tokens, tools=tools)
+            finally:
+                with self._lock:
+                    self.usage.model_s += time.perf_counter() - started
+                    self.usage.requests += traffic.requests
+                    self.usage.retries += traffic.retries
         with self._lock:
             self.usage.prompt_tokens += reply.prompt_tokens
             self.usage.completion_tokens += reply.completion_tokens

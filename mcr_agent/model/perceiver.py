@@ -9,6 +9,7 @@ import prompts
 from memory import Frame
 from tools import ToolFailure
 
+from ..config import Budget
 from .messages import frame_parts, text_part
 from .meter import Meter
 
@@ -27,7 +28,7 @@ class ModelPerceiver:
         Raises:
             ToolFailure: The frame or call budget of the question is spent.
         """
-        budget = self.meter.budget
+        budget = self.meter.budget or Budget()  # unmetered: the default per-call limits
         allowed = min(budget.frames_per_call, max(0, self.meter.frames_left))
         if frames and allowed == 0:
             raise ToolFailure("the frame budget of this question is spent")
