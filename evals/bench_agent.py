@@ -35,7 +35,8 @@ from evals.bench_index import machine_facts
 from mcr_agent import Agent, AgentConfig
 from mcr_agent.front.answer import Answer
 from mcr_agent.front.media import make_scenes_video, require_tools
-from mcr_agent.model.client import Completion, OpenAIVideoLLM, VideoLLM
+from mcr_agent.model.client import OpenAIVideoLLM, VideoLLM
+from mcr_agent.model.completion import Completion
 from mcr_agent.model.messages import Message
 from memory.ocr import KeyframeReader
 from tests.agent_model import HonestAgentModel

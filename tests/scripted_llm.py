@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcr_agent.model.client import Completion
+from mcr_agent.model.completion import Completion
 from mcr_agent.model.replies import ToolCall
 from memory import Frame
 

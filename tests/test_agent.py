@@ -24,7 +24,7 @@ from mcr_agent.loop.state import AgentState, Belief, Note, Proposal
 from mcr_agent.loop.toolset import default_tools
 from mcr_agent.loop.update import update
 from mcr_agent.loop.verify import verify
-from mcr_agent.model.client import Completion
+from mcr_agent.model.completion import Completion
 from mcr_agent.model.meter import Meter
 from memory import VideoMemory
 from tests.conftest import ocr_memory

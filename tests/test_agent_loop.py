@@ -14,7 +14,7 @@ from mcr_agent import Agent, AgentConfig, ModelServerError
 from mcr_agent.config import Budget
 from mcr_agent.front.answer import Answer
 from mcr_agent.front.media import make_scenes_video
-from mcr_agent.model.client import Completion
+from mcr_agent.model.completion import Completion
 from tests.agent_model import HonestAgentModel
 from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Reply, Request
 

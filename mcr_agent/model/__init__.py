@@ -2,6 +2,8 @@
 
 client.py      `VideoLLM` (the Protocol the rest depends on) and `OpenAIVideoLLM`, the one
                module that imports `openai`: retries, timeouts, replicas, error mapping
+traffic.py     counting the HTTP requests and retries sent to the server
+completion.py  a reply as the loop uses it: text, token counts, tool calls
 replicas.py    several servers behind one client (least outstanding requests first)
 messages.py    chat content parts: text, JPEG frames with their timestamps, within budgets
 replies.py     reading a reply: think blocks, Hermes ``<tool_call>`` text, tool calls

@@ -8,95 +8,30 @@ A semaphore bounds the requests in flight; every failure becomes a one-line erro
 of the server are `ModelServerError`; a reply the model wrote but that cannot be used (empty,
 a refused request) is `ModelReplyError`, which the loop turns into feedback.
 
-Inside `counting()`, every HTTP request the client sends (found by an httpx event hook, so
-the openai client's own retries are seen too) and every retry is counted where it happens.
+Inside `traffic.counting()`, every HTTP request and retry is counted where it happens.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import prompts
 
 from ..config import AgentConfig
 from ..errors import ModelReplyError, ModelServerError
+from .completion import Completion, read_completion
 from .messages import Message
 from .replicas import Replica, ReplicaPool
-from .replies import ToolCall, parse_reply, read_call, reply_text, strip_think
+from .traffic import count_request, count_retry
+from .traffic import current as current_traffic
 
-__all__ = ["Completion", "OpenAIVideoLLM", "Traffic", "VideoLLM", "counting"]
+__all__ = ["OpenAIVideoLLM", "VideoLLM"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Traffic:
-    """HTTP traffic to the model server inside one `counting()` block.
-
-    Attributes:
-        requests: HTTP requests sent (chat completions, model lists), retries included.
-        retries: Requests sent again after a failure: the openai client's own retries (429,
-            5xx, timeouts, dropped connections) and ours of malformed replies or on another
-            replica.
-    """
-
-    requests: int = 0
-    retries: int = 0
-
-
-_TRAFFIC: ContextVar[Traffic | None] = ContextVar("mcr_agent_traffic", default=None)
-
-
-@contextlib.contextmanager
-def counting() -> Iterator[Traffic]:
-    """Count the requests this thread sends to the model server until the block ends."""
-    traffic = Traffic()
-    token = _TRAFFIC.set(traffic)
-    try:
-        yield traffic
-    finally:
-        _TRAFFIC.reset(token)
-
-
-def _count_request(_request: object) -> None:
-    """httpx ``request`` event hook: runs once per request actually sent."""
-    traffic = _TRAFFIC.get()
-    if traffic is not None:
-        traffic.requests += 1
-
-
-def _count_retry(_state: object) -> None:
-    """tenacity ``before_sleep`` hook: runs once per retry of ours."""
-    traffic = _TRAFFIC.get()
-    if traffic is not None:
-        traffic.retries += 1
-
-
-@dataclass(frozen=True)
-class Completion:
-    """A model reply.
-
-    Attributes:
-        text: What the model said (`reply_text`: the thinking only when nothing follows it),
-            without tool-call markup.
-        prompt_tokens: Prompt tokens the server counted.
-        completion_tokens: Completion tokens the server counted.
-        calls: Tool calls, native or parsed from the text (only when tools were offered).
-        call_errors: One sentence per malformed call, to send back to the model.
-    """
-
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    calls: tuple[ToolCall, ...] = ()
-    call_errors: tuple[str, ...] = ()
 
 
 class VideoLLM(Protocol):
@@ -269,7 +204,7 @@ class OpenAIVideoLLM:
             stop=tenacity.stop_after_attempt(len(self._pool) + retries if several else 1 + retries),
             wait=tenacity.wait_none() if several else backoff,
             retry=tenacity.retry_if_exception(_replica_failure if several else _malformed),
-            before_sleep=_count_retry,
+            before_sleep=count_retry,
             reraise=True,
         )
         try:
@@ -286,7 +221,7 @@ class OpenAIVideoLLM:
         """One request on the replica the pool picks (its URL written to `where`)."""
         import openai
 
-        traffic = _TRAFFIC.get()
+        traffic = current_traffic()
         sent = traffic.requests if traffic is not None else 0
         with self._slots, self._pool.use() as replica:
             where[0] = replica.url
@@ -357,7 +292,7 @@ def _http_client() -> Any:
     hook that counts each request it sends."""
     import openai
 
-    return openai.DefaultHttpxClient(event_hooks={"request": [_count_request]})
+    return openai.DefaultHttpxClient(event_hooks={"request": [count_request]})
 
 
 def _short(exc: Exception, secret: str = "") -> str:
@@ -373,51 +308,11 @@ def _short(exc: Exception, secret: str = "") -> str:
 def _read_reply(reply: Any, model: str, names: list[str]) -> Completion:
     """The reply as a `Completion`; a reply of the wrong shape is a `ModelReplyError`."""
     try:
-        return _completion(reply, model, names)
+        return read_completion(reply, model, names)
     except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
         raise ModelReplyError(
             f"the model server sent a malformed reply ({type(exc).__name__}: {_short(exc)})"
         ) from exc
-
-
-def _tokens(usage: Any, name: str) -> int:
-    try:
-        return max(0, int(getattr(usage, name, 0) or 0))
-    except (TypeError, ValueError):
-        return 0
-
-
-def _completion(reply: Any, model: str, names: list[str]) -> Completion:
-    message = reply.choices[0].message
-    content = message.content if isinstance(message.content, str) else ""
-    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
-    said = reply_text(content, reasoning if isinstance(reasoning, str) else "")
-    native = getattr(message, "tool_calls", None) or []
-    if reply.choices[0].finish_reason == "length" and said and not strip_think(content):
-        # Thinking cut off by max_tokens is no answer, whatever options it weighed.
-        raise ModelReplyError(f"the model's reply was cut off while thinking ({model})")
-    usage = getattr(reply, "usage", None)
-    tokens = (_tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"))
-    if not names:
-        if not said:
-            raise ModelReplyError(f"the model returned an empty reply ({model})")
-        return Completion(said, *tokens)
-    parsed = parse_reply(said, known=names)
-    calls, errors = list(parsed.calls), list(parsed.errors)
-    if native:
-        calls, errors = [], []
-        for number, call in enumerate(native, 1):
-            function = getattr(call, "function", None)
-            raw = {"name": getattr(function, "name", None),
-                   "arguments": getattr(function, "arguments", None) or {}}  # fmt: skip
-            found, why = read_call(raw, names)
-            if found is None:
-                errors.append(f"tool call {number}: {why}")
-            else:
-                calls.append(ToolCall(found.name, found.arguments, getattr(call, "id", None)))
-    if not calls and not errors and not parsed.text:
-        raise ModelReplyError(f"the model returned an empty reply ({model})")
-    return Completion(parsed.text, *tokens, tuple(calls), tuple(errors))
 
 
 class _MalformedReply(Exception):

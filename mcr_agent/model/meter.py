@@ -12,8 +12,10 @@ from typing import Any
 from tools import ToolFailure
 
 from ..config import Budget
-from .client import Completion, VideoLLM, counting
+from .client import VideoLLM
+from .completion import Completion
 from .messages import Message
+from .traffic import counting
 
 __all__ = ["Meter", "Usage"]
 
@@ -30,7 +32,7 @@ class Usage:
     """HTTP requests sent to the model server: each model call's, the openai client's own
     retries and ours, and the checks that the server answers."""
     retries: int = 0
-    """Of those, requests sent again after a failure (`mcr_agent.model.client.Traffic`)."""
+    """Of those, requests sent again after a failure (`mcr_agent.model.traffic.Traffic`)."""
     model_s: float = 0.0
     """Seconds spent waiting for the model server (not part of the JSON contract)."""
     started: float = field(default_factory=time.perf_counter)
