@@ -206,7 +206,11 @@ def test_which_runs_are_corpus_runs(
 def test_usage_errors(corpus: Path, tmp_path: Path) -> None:
     video = str(corpus / "clip0.mp4")
     code, _, err = run("index", "--ray", video, video)  # --ray swallowed the first video
-    assert code == 2 and "--ray=ADDRESS" in err
+    assert code == 2 and "is a path, not a Ray address" in err
+    code, _, err = run("index", "--ray", str(corpus))  # ... and the only one
+    assert code == 2 and "is a path, not a Ray address" in err and "Missing argument" not in err
+    code, _, err = run("index", "--ray", "clusterhost", video)
+    assert code == 2 and "not auto, local or HOST:PORT" in err
     code, _, err = run("index", video, "--workers", "2", "--ray", "local")
     assert code == 2 and "drop it with --ray" in err
     srt = tmp_path / "a.srt"

@@ -28,9 +28,23 @@ def ray_option(fn: click.decorators.FC) -> click.decorators.FC:
         flag_value="",
         default=None,
         metavar="[ADDRESS]",
+        callback=_not_a_path,
         help="Run each video as a Ray task: auto (this machine's cluster), local (start one "
         "here) or HOST:PORT (default: $MCR_RAY_ADDRESS, else auto).",
     )(fn)
+
+
+def _not_a_path(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """An address or nothing: ``--ray DIR`` takes DIR for the address, so say that."""
+    if value and value not in ("auto", "local") and ":" not in value:
+        what = (
+            "a path, not a Ray address" if Path(value).exists() else "not auto, local or HOST:PORT"
+        )
+        raise click.BadParameter(
+            f"{value!r} is {what}: write the paths first (`index PATH... --ray`) or the "
+            "address right after --ray (`--ray auto PATH...`)"
+        )
+    return value
 
 
 def corpus_options(fn: click.decorators.FC) -> click.decorators.FC:
