@@ -125,7 +125,7 @@ def test_one_letter_reader() -> None:
     }
     assert callers == {"mcr_agent/loop/options.py", "mcr_agent/loop/answer.py",
                        "mcr_agent/loop/reason.py", "mcr_agent/loop/direct.py",
-                       "evals/mme_score.py"}  # fmt: skip
+                       "evals/mme_extract.py"}  # fmt: skip
     defined = [p for p in sources if "def extract_choice" in p.read_text()]
     assert [p.name for p in defined] == ["options.py"]
 

@@ -42,7 +42,7 @@ def test_slide_line_changing_without_a_cut(
     video = real_media.slide_video(tmp_path / "slide.mp4", seconds=seconds, size=(960, 540))
     assert scan_video(probe(video), IndexSettings()).cuts == []
     reader = CountingReader()
-    monkeypatch.setattr("memory.build.KeyframeReader", lambda **_: reader)
+    monkeypatch.setattr("memory.stages.KeyframeReader", lambda **_: reader)
     memory, _ = build_memory(video, settings=IndexSettings(ocr=True), cache=tmp_path / "c")
     spans = _spans(memory, real_media.ELEMENTS)
     for i, word in enumerate(real_media.ELEMENTS):
