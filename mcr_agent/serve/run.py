@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 from ..errors import ConfigError, DependencyError
+from ..sockets import bind
 from .options import ServeOptions
 
 __all__ = ["serve"]
@@ -39,7 +39,7 @@ def serve(options: ServeOptions, *, announce: Callable[[str], None] = logger.war
             f"the model server needs {exc.name}: pip install 'mcr-agent' again to get it"
         ) from exc
     _check_folder(options.model)
-    sock = _bind(options.host, options.port)
+    sock = bind(options.host, options.port)
     limits = Limits(
         max_frames=options.max_frames,
         max_pixels=options.max_pixels,
@@ -96,19 +96,3 @@ def _check_folder(model: str) -> None:
             f"{model} is not a model folder (no config.json in it): pass the folder the model "
             "was saved or downloaded to, or a hub id like yanziang/InternVideo3-8B-Instruct"
         )
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """The server's socket, bound before the (slow) model load so a busy port fails fast."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"cannot listen on {host}:{port} ({exc.strerror}): pass another --port, or stop "
-            "what is using it"
-        ) from exc
-    return sock

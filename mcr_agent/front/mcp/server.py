@@ -8,7 +8,6 @@ starts, so `mcr-agent --help` stays instant and works without it.
 from __future__ import annotations
 
 import dataclasses
-import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +15,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ...config import AgentConfig
-from ...errors import ConfigError, DependencyError
+from ...errors import DependencyError
+from ...sockets import bind
 from ..console import make_console
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def _serve_http(server: MCPServer, port: int, ready: Callable[[str], None]) -> N
     port listens (connections queue from then on, so a client may connect at once)."""
     import uvicorn
 
-    sock = _bind(port)
+    sock = bind(HOST, port)
     app = server.streamable_http_app(host=HOST)  # with the SDK's DNS-rebinding guard
     settings = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
     sock.listen(128)
@@ -126,17 +126,3 @@ def _serve_http(server: MCPServer, port: int, ready: Callable[[str], None]) -> N
         uvicorn.Server(settings).run(sockets=[sock])
     finally:
         sock.close()
-
-
-def _bind(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((HOST, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"cannot listen on {HOST}:{port} ({exc.strerror}): pass another --port, or stop "
-            "what is using it"
-        ) from exc
-    return sock

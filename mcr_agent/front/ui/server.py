@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...config import AgentConfig
-from ...errors import ConfigError, DependencyError
+from ...errors import DependencyError
+from ...sockets import bind
 
 __all__ = ["UIOptions", "serve_ui"]
 
@@ -81,17 +82,7 @@ def serve_ui(config: AgentConfig, options: UIOptions, *, announce: Callable[[str
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"cannot listen on {host}:{port} ({exc.strerror or exc}): "
-            "pick another --port, or stop what uses it"
-        ) from exc
+    sock = bind(host, port)
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
