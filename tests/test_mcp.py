@@ -294,6 +294,9 @@ async def refusals(client: Client, video: Path, tmp_path: Path) -> None:
         ("search_video", {"path": "../../etc/passwd", "query": "x"}, "--allow DIR"),
         ("index_video", {"path": str(video.parent / "missing.mp4")}, "video not found"),
         ("video_window", {"path": str(video), "start": 9, "end": 3}, "before start"),
+        # arguments outside the schema: one line too, not pydantic's multi-line report
+        ("video_window", {"path": str(video), "start": -1, "end": 3}, "start: Input should be"),
+        ("ask_video", {"path": str(video), "question": ""}, "invalid arguments for ask_video"),
     ]
     for tool, args, expected in calls:
         result = await client.call_tool(tool, args)

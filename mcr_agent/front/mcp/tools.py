@@ -15,11 +15,11 @@ import threading
 from collections.abc import Awaitable
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.resources import FunctionResource
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
@@ -318,9 +318,29 @@ _DOCUMENTS = {
 }
 
 
+class _VideoServer(MCPServer):
+    """`MCPServer` whose argument errors are one line: the SDK passes pydantic's multi-line
+    report (with a documentation URL per error) to the client as it is."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        import pydantic
+
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, pydantic.ValidationError):
+                raise
+            problems = "; ".join(
+                f"{'.'.join(str(x) for x in e['loc']) or 'arguments'}: {e['msg']}"
+                for e in cause.errors()
+            )
+            raise ToolError(f"invalid arguments for {name}: {problems}") from cause
+
+
 def build_server(agent: Agent, roots: AllowedRoots) -> MCPServer:
     """An MCP server with the video tools over `agent`, reading files under `roots` only."""
-    server: MCPServer = MCPServer(
+    server: MCPServer = _VideoServer(
         "mcr-agent",
         title="mcr-agent: video question answering",
         version=metadata.version("mcr-agent"),
