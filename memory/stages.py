@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -100,6 +100,7 @@ class BuildStages:
         scenes, ocr, asr = self._stages_without_model()
         if self.tracks:
             self.subtitles = self._embedded_subtitles()
+        self.subtitles = self._within_video(self.subtitles)
         entries = self._captions(scenes, asr, ocr)
         entries += asr + self.subtitles + ocr
         self._index(entries)
@@ -220,6 +221,19 @@ class BuildStages:
             raise
         self.sink.done("scenes", f"{len(scan.cuts)} cuts, {len(scenes)} scenes")
         return scenes
+
+    def _within_video(self, cues: list[Entry]) -> list[Entry]:
+        """Cues that start within the video, ending by its end; the others are a warning (a
+        subtitle file of another video, or of another cut of it)."""
+        end = self.info.duration
+        kept = [replace(c, end=min(c.end, end)) for c in cues if c.start < end]
+        if len(kept) < len(cues):
+            self.report.warnings.append(
+                f"{len(cues) - len(kept)} of {len(cues)} subtitle cues start after the video "
+                f"ends ({end:.1f} s) and were dropped: check that the subtitles belong to "
+                "this video and this cut of it"
+            )
+        return kept
 
     def _save_scenes(self, scenes: list[Scene], scan: ScanResult) -> None:
         if scan.end < self.info.duration - 1.0:

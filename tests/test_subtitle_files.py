@@ -226,3 +226,18 @@ def test_utf16_srt_from_the_cli(plain_video: Path, tmp_path: Path) -> None:
     assert close(
         [(hits[0]["start"], hits[0]["end"], hits[0]["text"])], [(2.0, 4.0, hits[0]["text"])]
     )
+
+
+def test_cues_after_the_video_ends_are_a_warning(plain_video: Path, tmp_path: Path) -> None:
+    """A subtitle file of a longer cut: cues past the 8 s video are dropped, and said so."""
+    srt = tmp_path / "longer.srt"
+    srt.write_text(srt_text([(1.0, 3.0, "Inside the video."), (7.5, 9.0, "Runs past the end."),
+                             (30.0, 40.0, "Long after the end.")]))  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["index", str(plain_video), "--no-asr", "--subtitles", str(srt)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 of 3 subtitle cues start after the video ends (8.0 s)" in result.stdout
+    result = CliRunner().invoke(main, ["memory", "search", str(plain_video), "the end", "--json"])
+    found = {h["text"]: (h["start"], h["end"]) for h in json.loads(result.stdout)}
+    assert "Long after the end." not in found and found["Runs past the end."] == (7.5, 8.0)
