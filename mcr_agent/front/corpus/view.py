@@ -181,9 +181,13 @@ def print_summary(console: Console, summary: CorpusSummary, *, base_url: str) ->
         console.print(failures)
     uncaptioned = [o for o in summary.outcomes if o.missing_captions]
     if uncaptioned:
-        reasons = list(dict.fromkeys(o.caption_error for o in uncaptioned if o.caption_error))
-        why = escape(reasons[0]) if len(reasons) == 1 else f"the model server at {base_url} "
-        why += "" if len(reasons) == 1 else "did not answer, failed or refused; see each video"
+        reasons = {o.caption_error for o in uncaptioned if o.caption_error}
+        if len(reasons) == 1:
+            why = escape(reasons.pop())
+        else:
+            why = (
+                f"the model server at {base_url} did not answer, failed or refused; see each video"
+            )
         console.print(
             f"[yellow]{_videos(len(uncaptioned))} with scenes without captions[/] ({why}): "
             "run the same command once the server answers to complete them; everything else "
