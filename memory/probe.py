@@ -95,42 +95,25 @@ def _duration(container: Any, stream: Any, origin: float) -> float:
         header = float(container.duration) / 1_000_000
         if origin > 0:
             # Matroska's header counts from the file's own 0, not from where playback starts.
-            return _last_packets_end(container.name, origin, header) or header
+            # The end is read from the last keyframe interval only: a seek to the header's end.
+            return _packet_end(container.name, origin, after=origin + header) or header
         return header
     return _packet_end(container.name, origin)
 
 
-def _last_packets_end(path: str, origin: float, header: float) -> float | None:
-    """The end of the last video packet (player's clock), reading only the file's last
-    keyframe interval: a seek to the header's end lands on the last keyframe."""
-    import av
-
-    end = None
-    try:
-        with av.open(path, metadata_errors="ignore") as container:
-            stream = video_stream(container)
-            if stream is None or not stream.time_base:
-                return None
-            container.seek(int((origin + header) / stream.time_base), stream=stream)
-            for packet in container.demux(stream):
-                if packet.pts is not None:
-                    last = float((packet.pts + (packet.duration or 0)) * stream.time_base)
-                    end = max(end or 0.0, last - origin)
-    except (av.FFmpegError, OSError) as exc:
-        logger.debug("%s: reading the last packets stopped: %s", path, exc)
-        return None
-    return end if end is not None and end > 0 else None
-
-
-def _packet_end(path: str, origin: float) -> float:
-    """The end of the last video packet (player's clock), read from a fresh container; a
-    raw stream's packets have durations but no timestamps, so those are summed."""
+def _packet_end(path: str, origin: float, *, after: float | None = None) -> float:
+    """The end of the last video packet (player's clock; 0 if none is read), from a fresh
+    container: the whole file, or from `after` seconds of the file's own clock on (a seek
+    lands on the keyframe before it). A raw stream's packets have durations but no
+    timestamps, so those are summed."""
     import av
 
     end = run = 0.0
     try:
         with av.open(path, metadata_errors="ignore") as container:
             stream = video_stream(container)
+            if after is not None and stream is not None and stream.time_base:
+                container.seek(int(after / stream.time_base), stream=stream)
             for packet in container.demux(stream):
                 if not packet.time_base:
                     continue
