@@ -335,7 +335,7 @@ def synth_hour(folder: Path, dim: int, jpeg: bytes) -> dict[str, int]:
 _LOAD = """import json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
-import faiss, bm25s, numpy, memory
+import faiss, numpy, memory
 t1 = time.perf_counter()
 m = memory.VideoMemory.load(Path(sys.argv[1]))
 t2 = time.perf_counter()

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .bm25 import BM25
 from .protocols import Embedder
 from .records import Entry, Level
 from .store import atomic_path, read_json, write_json
@@ -92,7 +93,7 @@ class EntryIndex:
         for level, rows in self._rows.items():
             if rows.size != self._faiss[level].ntotal:
                 raise ValueError(f"index of level {level.value} does not match the entries")
-        self._bm25: Any = None  # built on the first lexical query, not on every load
+        self._bm25: BM25 | bool | None = None  # built on the first lexical query
 
     @classmethod
     def build(cls, entries: Sequence[Entry], vectors: np.ndarray) -> EntryIndex:
@@ -150,9 +151,9 @@ class EntryIndex:
         """Entries ranked by BM25 for the query's words, best first, as (row, score)."""
         words = tokenize(query)
         self.build_lexical()
-        if self._bm25 is False or not words:
-            return []
-        scores = np.asarray(self._bm25.get_scores(words), dtype=np.float64)
+        if not isinstance(self._bm25, BM25) or not words:
+            return []  # nothing to index: lexical search finds nothing
+        scores = self._bm25.scores(words).astype(np.float64)
         allowed = set(levels)
         rows = [
             i for i in np.argsort(-scores) if scores[i] > 0 and self.entries[i].level in allowed
@@ -184,14 +185,10 @@ class EntryIndex:
                 faiss.write_index(index, str(tmp))
 
 
-def _bm25(corpus: list[list[str]]) -> Any:
+def _bm25(corpus: list[list[str]]) -> BM25 | bool:
     if not any(corpus):
-        return False  # nothing to index: lexical search finds nothing
-    import bm25s
-
-    model = bm25s.BM25()
-    model.index([doc or ["_"] for doc in corpus], show_progress=False)
-    return model
+        return False
+    return BM25([doc or ["_"] for doc in corpus])
 
 
 def write_index(folder: Path, entries: Sequence[Entry], embedder: Embedder) -> None:

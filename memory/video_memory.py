@@ -162,7 +162,7 @@ class VideoMemory:
             return self._embedder.embed([query])[0]
         # The first search of a memory: loading the embedding model (the first search of a
         # process) and embedding run mostly outside the GIL, beside building the lexical
-        # index (importing bm25s and scipy, tokenizing every entry).
+        # index (tokenizing every entry).
         return _embed_beside(self._embedder, query, self._index.build_lexical)
 
 
