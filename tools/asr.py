@@ -168,7 +168,10 @@ class SpeechWindows:
                 return False
             job = _Job(start, end)
             self._started.append(job)
-        work = threading.Thread(target=self._run, args=(job,), name="mcr-asr-ahead", daemon=True)
+        # Not a daemon: at exit the interpreter waits for it, and after `close` that is one
+        # segment at most; a daemon thread stopped inside CTranslate2 aborts the process
+        # ("terminate called without an active exception") and leaves its temporary audio.
+        work = threading.Thread(target=self._run, args=(job,), name="mcr-asr-ahead")
         work.start()
         logger.debug("transcribing [%.1f, %.1f] s ahead of the request", start, end)
         return True
