@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.metadata
+import json
+import logging
+import threading
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field
 
+from memory.store import atomic_path
 from tools import Tool, ToolArgs
 
 __all__ = ["ANSWER", "AnswerArgs", "Span", "default_tools", "schema", "schemas"]
 
 ANSWER = "answer"
+
+logger = logging.getLogger(__name__)
 
 
 class Span(ToolArgs):
@@ -71,9 +80,36 @@ def default_tools() -> dict[str, Tool]:
     return {t.name: t for t in found}
 
 
+def schema(
+    name: str, description: str, args: type[ToolArgs], cache: Path | None = None
+) -> dict[str, Any]:
+    """The OpenAI ``tools`` entry of one tool, as langchain-core's `convert_to_openai_tool`
+    makes it (it cleans pydantic's JSON schema for function calling).
+
+    langchain-core brings LangChain's tracing models (about 0.5 s to import on 2 cores), so
+    each entry is also kept in ``<cache>/tool-schemas.json``, keyed by the tool's name,
+    description, JSON schema and the langchain-core version: a fresh process asking a
+    question reads it instead. A cache that cannot be read or written is left aside.
+    """
+    key = _key(name, description, args)
+    found = _stored(cache).get(key) if cache is not None else None
+    if found is None:
+        found = _converted(name, description, args)
+        if cache is not None:
+            _store(cache, key, found)
+    return found
+
+
+def schemas(
+    tools: dict[str, Tool], order: list[str], cache: Path | None = None
+) -> list[dict[str, Any]]:
+    """Schemas of the tools in `order`, then `answer` (`schema` for the cache)."""
+    out = [schema(n, tools[n].description, tools[n].args, cache) for n in order if n in tools]
+    return [*out, schema(ANSWER, _AnswerTool.description, AnswerArgs, cache)]
+
+
 @functools.cache
-def schema(name: str, description: str, args: type[ToolArgs]) -> dict[str, Any]:
-    """The OpenAI ``tools`` entry of one tool (langchain-core cleans the JSON schema)."""
+def _converted(name: str, description: str, args: type[ToolArgs]) -> dict[str, Any]:
     from langchain_core.tools import StructuredTool
     from langchain_core.utils.function_calling import convert_to_openai_tool
 
@@ -86,7 +122,40 @@ def schema(name: str, description: str, args: type[ToolArgs]) -> dict[str, Any]:
     return convert_to_openai_tool(structured)
 
 
-def schemas(tools: dict[str, Tool], order: list[str]) -> list[dict[str, Any]]:
-    """Schemas of the tools in `order`, then `answer`."""
-    out = [schema(n, tools[n].description, tools[n].args) for n in order if n in tools]
-    return [*out, schema(ANSWER, _AnswerTool.description, AnswerArgs)]
+@functools.cache
+def _key(name: str, description: str, args: type[ToolArgs]) -> str:
+    what = [
+        name,
+        description,
+        args.model_json_schema(),
+        importlib.metadata.version("langchain-core"),
+    ]
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:32]
+
+
+_FILE = "tool-schemas.json"
+_loaded: dict[Path, dict[str, Any]] = {}
+_loaded_lock = threading.Lock()
+
+
+def _stored(cache: Path) -> dict[str, Any]:
+    with _loaded_lock:
+        if cache not in _loaded:
+            try:
+                found = json.loads((cache / _FILE).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                logger.debug("no tool schemas read from %s: %s", cache, exc)
+                found = {}
+            _loaded[cache] = found if isinstance(found, dict) else {}
+        return _loaded[cache]
+
+
+def _store(cache: Path, key: str, entry: dict[str, Any]) -> None:
+    with _loaded_lock:
+        known = _loaded.setdefault(cache, {})
+        known[key] = entry
+        try:
+            with atomic_path(cache / _FILE) as tmp:
+                tmp.write_text(json.dumps(known), encoding="utf-8")
+        except OSError as exc:  # a read-only cache: convert again next time
+            logger.debug("tool schemas not kept in %s: %s", cache, exc)
