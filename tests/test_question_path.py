@@ -18,11 +18,22 @@ from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCH_STACK = ("torch", "transformers", "sentence_transformers")
-# Runs the CLI, then writes the names of every module the process imported.
+# Runs the CLI, then writes the names of every module the process imported; with "first",
+# also those imported when the first model call was sent, into the same file plus ".first".
 _WRAPPER = """
 import atexit, sys
-out, sys.argv = sys.argv[1], ["mcr-agent", *sys.argv[2:]]
+out, mode, sys.argv = sys.argv[1], sys.argv[2], ["mcr-agent", *sys.argv[3:]]
 atexit.register(lambda: open(out, "w").write("\\n".join(sorted(sys.modules))))
+if mode == "first":
+    from mcr_agent.model.meter import Meter
+    complete = Meter.complete
+    def first(self, *args, **kwargs):
+        if not first.seen:
+            first.seen = True
+            open(out + ".first", "w").write("\\n".join(sorted(sys.modules)))
+        return complete(self, *args, **kwargs)
+    first.seen = False
+    Meter.complete = first
 from mcr_agent.front.cli import main
 main()
 """
@@ -36,12 +47,15 @@ def cache(cache_with_speech_memory: Path, embedder_exports: Path) -> Path:
     return cache_with_speech_memory
 
 
-def run_cli(args: list[str], cache: Path, tmp_path: Path) -> tuple[str, set[str]]:
-    """Run ``mcr-agent ARGS`` in a fresh process; its stdout and the modules it imported."""
+def run_cli(
+    args: list[str], cache: Path, tmp_path: Path, *, first_call: bool = False
+) -> tuple[str, set[str]]:
+    """Run ``mcr-agent ARGS`` in a fresh process; its stdout and the modules it imported
+    (those imported by its first model call in ``tmp_path / "modules.txt.first"``)."""
     modules = tmp_path / "modules.txt"
     env = dict(os.environ, MCR_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
     done = subprocess.run(
-        [sys.executable, "-c", _WRAPPER, str(modules), *args],
+        [sys.executable, "-c", _WRAPPER, str(modules), "first" if first_call else "", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -74,7 +88,24 @@ def test_ask_without_torch(speech_video: Path, cache: Path, tmp_path: Path) -> N
     answer = json.loads(out)
     assert answer["choice"] == "B" and answer["usage"]["model_calls"] >= 1
     assert {"onnxruntime", "openai", "langgraph"} <= modules
-    assert not modules & set(TORCH_STACK)
+    assert not modules & {*TORCH_STACK, "scipy", "bm25s"}
+
+
+def test_ask_sends_its_first_request_before_importing_langgraph(
+    speech_video: Path, cache: Path, tmp_path: Path
+) -> None:
+    """LangGraph (and LangChain's tracing models under it) load while the model answers the
+    first call; from the second question on, the tool schemas come from the cache too."""
+    with FakeOpenAIServer(HonestAgentModel()) as srv:
+        args = ["ask", str(speech_video), "What does the speaker say is parked?",
+                "--base-url", srv.base_url, "--model", "fake-vlm", "--json"]  # fmt: skip
+        run_cli(args, cache, tmp_path)  # the first question converts the tool schemas
+        out, modules = run_cli(args, cache, tmp_path, first_call=True)
+    before_first_call = set((tmp_path / "modules.txt.first").read_text().split())
+    assert json.loads(out)["usage"]["model_calls"] >= 1
+    assert {"openai", "onnxruntime", "faiss"} <= before_first_call
+    assert not before_first_call & {"langgraph", "langchain_core", "langsmith"}
+    assert {"langgraph", "langchain_core"} <= modules  # the graph ran after all
 
 
 def test_help_and_doctor_without_torch(cache: Path, tmp_path: Path) -> None:

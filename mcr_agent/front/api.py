@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from memory import (
     BuildReport,
@@ -29,6 +29,11 @@ from ..model.captioner import VLMCaptioner
 from ..model.client import OpenAIVideoLLM, VideoLLM
 from ..model.meter import Meter, Usage
 from .answer import Answer, Event, VideoRef
+
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
+
+    from ..loop.state import AgentState, InputState
 
 Mode = Literal["agent", "direct"]
 
@@ -186,8 +191,9 @@ class Agent:
         progress: ProgressSink | None,
         seen: _Seen,
     ) -> Iterator[Event]:
-        from ..loop.graph import recursion_limit
+        from ..loop.opening import Opening
 
+        opening = Opening()
         deps = Deps(
             config=self.config,
             meter=meter,
@@ -202,16 +208,26 @@ class Agent:
             tools=self._tools if self._tools is not None else _default_tools(),
             web=self._web if self._web is not None else _default_web(),
             video_path=info.path,
+            opening=opening,
         )
-        budget = self.config.budget
-        limit = recursion_limit(budget.max_steps, budget.max_verifications)
         try:
-            yield from self._events(deps, question, options, meter, limit, seen)
+            # Built (or opened) here, not in the opening's thread: a Ctrl-C while indexing
+            # unwinds the build and leaves nothing half-written.
+            deps.memory  # noqa: B018
+            opening.start(deps, {"question": question, "options": list(options)})
+            opening.wait_busy()
+            # The first model request is on its way: a fresh process imports LangGraph now.
+            from ..loop.graph import compiled_graph, recursion_limit
+
+            budget = self.config.budget
+            limit = recursion_limit(budget.max_steps, budget.max_verifications)
+            yield from self._events(compiled_graph(), deps, question, options, meter, limit, seen)
         finally:
             deps.close()
 
     def _events(
         self,
+        graph: CompiledStateGraph[AgentState, Deps, InputState, AgentState],
         deps: Deps,
         question: str,
         options: tuple[str, ...],
@@ -219,10 +235,8 @@ class Agent:
         limit: int,
         seen: _Seen,
     ) -> Iterator[Event]:
-        from ..loop.graph import compiled_graph
-
         steps: list[Step] = []
-        for chunk in compiled_graph().stream(
+        for chunk in graph.stream(
             {"question": question, "options": list(options)},
             context=deps,
             stream_mode="updates",

@@ -4,9 +4,7 @@ re-perception alike; each result becomes feedback F."""
 from __future__ import annotations
 
 import time
-from typing import TypedDict
-
-from langgraph.runtime import Runtime
+from typing import TYPE_CHECKING, TypedDict
 
 from memory import Frame
 from tools import ToolResult, run_tool
@@ -14,6 +12,9 @@ from tools import ToolResult, run_tool
 from ..model.replies import ToolCall
 from .runtime import Deps
 from .state import AgentState, Note, Step
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
 
 __all__ = ["ActUpdate", "act", "run_call"]
 

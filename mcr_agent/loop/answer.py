@@ -4,9 +4,7 @@ none within the budget, a best guess from the evidence that says it is one."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypedDict
-
-from langgraph.runtime import Runtime
+from typing import TYPE_CHECKING, TypedDict
 
 from memory import Level
 from tools import Evidence
@@ -22,6 +20,9 @@ from .options import (
 )
 from .runtime import Deps
 from .state import AgentState, CitedBy, CitedEvidence, Final, Step
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
 
 __all__ = ["AnswerUpdate", "answer", "cited_evidence", "final_answer", "grounded_evidence"]
 

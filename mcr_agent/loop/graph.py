@@ -7,24 +7,17 @@ goes verify → act (re-perception) → update → reason.
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from .act import act
-from .answer import answer
-from .observe import observe
-from .reason import reason
-from .route import route
+from .nodes import NODES, Node
+from .opening import OPENING
 from .runtime import Deps
 from .state import AgentState, InputState
-from .update import update
-from .verify import verify
 
 __all__ = [
     "after_reason",
@@ -34,8 +27,6 @@ __all__ = [
     "compiled_graph",
     "recursion_limit",
 ]
-
-Node = Callable[[AgentState, Runtime[Deps]], Mapping[str, object]]
 
 
 def after_reason(state: AgentState) -> Literal["act", "verify", "update"]:
@@ -58,20 +49,18 @@ def after_verify(state: AgentState) -> Literal["answer", "act"]:
     return "act" if state.get("proposal") is None and state.get("pending") else "answer"
 
 
-def _timed(node: Node) -> Node:
-    """Stamp the node's wall time on the steps it reports without their own duration."""
+def _node(name: str) -> Node:
+    """The node, or for observe, route and reason: the update the run's `Opening` computed
+    for it, when there is one it has not handed over yet."""
+    node = NODES[name]
+    if name not in OPENING:
+        return node
 
     @functools.wraps(node)
     def run(state: AgentState, runtime: Runtime[Deps]) -> Mapping[str, object]:
-        usage = runtime.context.meter.usage
-        started, waited = time.perf_counter(), usage.model_s
-        out = node(state, runtime)
-        spent, waited = time.perf_counter() - started, usage.model_s - waited
-        steps = out.get("steps")
-        # A node of several steps times each itself.
-        if isinstance(steps, list) and len(steps) == 1 and not steps[0].duration_s:
-            return {**out, "steps": [replace(steps[0], duration_s=spent, model_s=waited)]}
-        return out
+        opening = runtime.context.opening
+        update = opening.take(name) if opening is not None else None
+        return update if update is not None else node(state, runtime)
 
     return run
 
@@ -79,17 +68,9 @@ def _timed(node: Node) -> Node:
 def build_graph() -> CompiledStateGraph[AgentState, Deps, InputState, AgentState]:
     """observe → route → reason ⇄ (act → update) … → verify → answer (or → act)."""
     builder = StateGraph(AgentState, context_schema=Deps, input_schema=InputState)
-    for name, node in (
-        ("observe", observe),
-        ("route", route),
-        ("reason", reason),
-        ("act", act),
-        ("update", update),
-        ("verify", verify),
-        ("answer", answer),
-    ):
-        # The wrapper keeps the node's (state, runtime) signature, which LangGraph inspects.
-        builder.add_node(name, _timed(node))  # type: ignore[call-overload]
+    for name in NODES:
+        # The wrappers keep the node's (state, runtime) signature, which LangGraph inspects.
+        builder.add_node(name, _node(name))  # type: ignore[call-overload]
     builder.add_edge(START, "observe")
     builder.add_edge("observe", "route")
     builder.add_edge("route", "reason")

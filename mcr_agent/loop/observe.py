@@ -3,9 +3,7 @@ question retrieves from it."""
 
 from __future__ import annotations
 
-from typing import TypedDict
-
-from langgraph.runtime import Runtime
+from typing import TYPE_CHECKING, TypedDict
 
 from memory import Frame, Level
 from tools import Verdict, data_block
@@ -16,6 +14,9 @@ from .options import option_text
 from .runtime import Deps
 from .spans import merge_spans
 from .state import AgentState, Belief, Note, Proposal, Step
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
 
 __all__ = ["ObserveUpdate", "observe"]
 

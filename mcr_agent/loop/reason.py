@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
 import prompts
@@ -21,6 +20,9 @@ from .runtime import Deps
 from .spans import clamp_spans, spans_in
 from .state import AgentState, Belief, Note, Proposal, Step
 from .toolset import ANSWER, AnswerArgs, schemas
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
 
 __all__ = ["ReasonUpdate", "reason", "written_answer"]
 
@@ -58,10 +60,10 @@ def reason(state: AgentState, runtime: Runtime[Deps]) -> ReasonUpdate:
     step = state.get("step", 0) + 1
     order = state.get("tool_order") or list(deps.tools)
     try:
+        tools = schemas(dict(deps.tools), order, deps.config.cache_dir)
         reply = deps.meter.complete(
-            _reason_messages(state, deps, step), tools=schemas(dict(deps.tools), order),
-            max_tokens=700,
-        )  # fmt: skip
+            _reason_messages(state, deps, step), tools=tools, max_tokens=700
+        )
     except ModelReplyError as exc:
         problem = f"Your last reply could not be used ({exc}). Call a tool or `answer`."
         return _repair(state, step, problem, summary=f"unusable reply: {exc}")

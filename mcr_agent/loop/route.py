@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TypedDict
-
-from langgraph.runtime import Runtime
+from typing import TYPE_CHECKING, TypedDict
 
 from memory import Frame
 
 from .prefetch import prefetch, speech_ahead
 from .runtime import Deps
 from .state import AgentState, Note, Route, Step
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
 
 __all__ = ["ROUTES", "RouteUpdate", "classify", "route", "tool_order"]
 

@@ -7,7 +7,7 @@ import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from memory import VideoMemory
 from tools import FrameLimits, Tool, ToolContext, WebSearcher
@@ -19,7 +19,14 @@ from ..model.perceiver import ModelPerceiver
 if TYPE_CHECKING:
     from tools.asr import SpeechWindows
 
-__all__ = ["Deps"]
+__all__ = ["Deps", "Replay"]
+
+
+class Replay(Protocol):
+    """Node updates computed ahead of the graph (`mcr_agent.loop.opening.Opening`)."""
+
+    def take(self, name: str) -> Mapping[str, object] | None:
+        """Node `name`'s update, once; None when there is none to hand over."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class Deps:
         tools: Tools the model may call, by name.
         web: Web search backend, or None to switch web search off.
         video_path: The video file as found now (its memory may record an older path).
+        opening: observe, route and the first reason call, run ahead of the graph
+            (`mcr_agent.loop.opening`); None runs every node in the graph.
     """
 
     config: AgentConfig
@@ -41,6 +50,7 @@ class Deps:
     tools: Mapping[str, Tool]
     web: WebSearcher | None = None
     video_path: str | None = None
+    opening: Replay | None = None
 
     @property
     def budget(self) -> Budget:

@@ -3,14 +3,15 @@ the budget check that ends the loop."""
 
 from __future__ import annotations
 
-from typing import TypedDict
-
-from langgraph.runtime import Runtime
+from typing import TYPE_CHECKING, TypedDict
 
 from .notes import compress, estimate_tokens
 from .runtime import Deps
 from .spans import merge_spans, spans_in
 from .state import AgentState, Belief, Note, Step
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
 
 __all__ = ["UpdateUpdate", "update"]
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import TypedDict
-
-from langgraph.runtime import Runtime
+from typing import TYPE_CHECKING, TypedDict
 
 import prompts
 from memory import Level
@@ -23,6 +21,9 @@ from .prefetch import keyframes
 from .runtime import Deps
 from .spans import clamp_span, clamp_spans
 from .state import AgentState, Belief, Note, Proposal, Step
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
 
 __all__ = ["VerifyUpdate", "verify"]
 

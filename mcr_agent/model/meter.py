@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +66,13 @@ class Meter:
         self.budget = budget
         self.usage = usage if usage is not None else Usage()
         self._lock = threading.Lock()
+        self._on_call: list[Callable[[], None]] = []
+
+    def when_calling(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once, in the calling thread, as the next model call is sent (so a
+        caller can start work of its own while the model answers)."""
+        with self._lock:
+            self._on_call.append(callback)
 
     @property
     def calls_left(self) -> int:
@@ -114,6 +121,9 @@ class Meter:
                 raise ToolFailure("the model-call budget of this question is spent")
             self.usage.model_calls += 1
             self.usage.frames_sent += frames
+            callbacks, self._on_call = self._on_call, []
+        for callback in callbacks:
+            callback()
         started = time.perf_counter()
         with counting() as traffic:
             try:
