@@ -117,6 +117,30 @@ class SentenceEmbedder:
                 self._encoder = _LOADED[key]
         return self
 
+    def load_if_exported(self) -> bool:
+        """`load`, only when that needs neither an ONNX export nor torch: the model is loaded
+        already, or its export is in the cache. True if the model is loaded.
+
+        Raises:
+            DependencyError: The default model's package is missing.
+        """
+        if self._encoder is None and self.requested != "sentence-transformers":
+            from .embed_onnx import EXPORT_MANIFEST, export_folder, plain_stack
+
+            key = (resolve_model(self.model_name), self.requested)
+            with _LOCK:
+                self._encoder = _LOADED.get(key)
+            if self._encoder is not None:  # loaded earlier in this process
+                return True
+            folder = Path(key[0])
+            stack = plain_stack(folder) if folder.is_dir() else None
+            if stack is None:
+                return False
+            if not (export_folder(stack, cache_dir(self.cache)) / EXPORT_MANIFEST).is_file():
+                return False
+            self.load()
+        return self._encoder is not None
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts; returns float32, shape (len(texts), dimension), rows of unit length."""
         self.load()

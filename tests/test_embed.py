@@ -207,3 +207,20 @@ def test_an_unfinished_export_is_not_used(embedder_exports: Path, tmp_path: Path
     assert ensure_export(stack, cache) == partial
     assert (partial / EXPORT_MANIFEST).is_file()
     assert (partial / "model.onnx.data").stat().st_size > 50_000_000
+
+
+def test_load_if_exported_never_exports_nor_imports_torch(
+    embedder_exports: Path, tmp_path: Path
+) -> None:
+    """What `Agent` loads beside the model client's import: an export in the cache, or
+    nothing (a model to export, or one on sentence-transformers, loads with the memory)."""
+    model = str(_model_copy(tmp_path))  # another folder: nothing loaded in this process yet
+    empty = tmp_path / "empty-cache"
+    assert SentenceEmbedder(model, cache=empty).load_if_exported() is False
+    assert not empty.exists()  # no export was started
+    st = SentenceEmbedder(model, runtime="sentence-transformers", cache=embedder_exports)
+    assert st.load_if_exported() is False and st.runtime is None
+    exported = SentenceEmbedder(cache=embedder_exports)
+    assert exported.load_if_exported() is True and exported.runtime == "onnxruntime"
+    again = SentenceEmbedder(cache=empty)  # the process has it now: no cache needed
+    assert again.load_if_exported() is True

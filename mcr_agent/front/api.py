@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -144,6 +145,8 @@ class Agent:
         info = probe(video)
         meter = Meter(self.llm, self.config.budget)
         seen = _Seen("direct" if mode == "direct" else "global")
+        if mode == "agent":
+            _load_embedder_beside(self.config)
         try:
             meter.ping()
             if mode == "direct":
@@ -414,3 +417,22 @@ def _default_web() -> WebSearcher:
     from tools.web_search import DDGSearcher
 
     return DDGSearcher()
+
+
+def _load_embedder_beside(config: AgentConfig) -> None:
+    """Load the embedding model in a thread while this one imports the model client: ONNX
+    Runtime builds its session mostly outside the GIL (about 0.1 s of a question in a fresh
+    process; nothing in a process that has loaded it). Only from an export in the cache, a
+    fraction of a second; a model to export, or a failure, is left to the memory's load."""
+    from memory.embed import SentenceEmbedder
+
+    embedder = SentenceEmbedder(config.index.embed_model, cache=config.cache_dir)
+
+    def load() -> None:
+        try:
+            embedder.load_if_exported()
+        except Exception as exc:  # reported where the memory loads it
+            logger.debug("embedding model not loaded ahead: %s", exc)
+
+    # Not a daemon: an early exit waits for it rather than stopping it inside ONNX Runtime.
+    threading.Thread(target=load, name="mcr-embedder-load").start()
