@@ -420,17 +420,19 @@ def _default_web() -> WebSearcher:
 
 
 def _load_embedder_beside(config: AgentConfig) -> None:
-    """Load the embedding model in a thread while this one imports the model client: ONNX
-    Runtime builds its session mostly outside the GIL (about 0.1 s of a question in a fresh
-    process; nothing in a process that has loaded it). Only from an export in the cache, a
-    fraction of a second; a model to export, or a failure, is left to the memory's load."""
+    """Load the embedding model, and run it once, in a thread while this one imports the
+    model client: ONNX Runtime builds its session and makes its first run (about 0.1 s
+    each, the first run costing 20 later ones) mostly outside the GIL. Nothing is left to
+    do in a process that has run it. Only from an export in the cache: a model to export,
+    or a failure, is left to the memory's own load."""
     from memory.embed import SentenceEmbedder
 
     embedder = SentenceEmbedder(config.index.embed_model, cache=config.cache_dir)
 
     def load() -> None:
         try:
-            embedder.load_if_exported()
+            if embedder.load_if_exported():
+                embedder.embed(["a question about a video"])
         except Exception as exc:  # reported where the memory loads it
             logger.debug("embedding model not loaded ahead: %s", exc)
 
