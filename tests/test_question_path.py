@@ -95,11 +95,11 @@ def test_ask_sends_its_first_request_before_importing_langgraph(
     speech_video: Path, cache: Path, tmp_path: Path
 ) -> None:
     """LangGraph (and LangChain's tracing models under it) load while the model answers the
-    first call; from the second question on, the tool schemas come from the cache too."""
+    first call; the tool schemas come from the cache, where indexing put them."""
+    assert (cache / "tool-schemas.json").is_file()  # written when the memory was built
     with FakeOpenAIServer(HonestAgentModel()) as srv:
         args = ["ask", str(speech_video), "What does the speaker say is parked?",
                 "--base-url", srv.base_url, "--model", "fake-vlm", "--json"]  # fmt: skip
-        run_cli(args, cache, tmp_path)  # the first question converts the tool schemas
         out, modules = run_cli(args, cache, tmp_path, first_call=True)
     before_first_call = set((tmp_path / "modules.txt.first").read_text().split())
     assert json.loads(out)["usage"]["model_calls"] >= 1

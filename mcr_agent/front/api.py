@@ -308,10 +308,23 @@ class Agent:
             SubtitleError: The subtitle file cannot be read.
             CacheError: The cache folder cannot be written.
         """
-        return self._build(
+        built = self._build(
             probe(video), subtitles=subtitles, force=force, captions=captions, progress=progress,
             usage=usage,
         )  # fmt: skip
+        self._prepare_questions()
+        return built
+
+    def _prepare_questions(self) -> None:
+        """Put the tools' schemas in the cache, so the first question asked in a fresh
+        process does not import langchain-core (about 0.5 s) before its first request."""
+        from ..loop.toolset import schemas
+
+        tools = self._tools if self._tools is not None else _default_tools()
+        try:
+            schemas(dict(tools), list(tools), self.config.cache_dir)
+        except Exception as exc:  # the question makes them itself, and reports a failure
+            logger.debug("tool schemas not prepared: %s", exc)
 
     def _build(
         self,
