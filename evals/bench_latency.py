@@ -195,8 +195,7 @@ def bench_ask(
     return [
         Figure("ask: own time (wall - model)", own, cpu, "<= 1.5 s", own <= 1.5, at, note=note),
         Figure("ask: before the first model request", first, None, "<= 1.0 s", first <= 1.0, at,
-               note=f"the 1st ask after indexing: {rows[0][3]:.2f} s (converts the tool "
-                    "schemas for the cache)"),
+               note=f"the 1st ask after indexing: {rows[0][3]:.2f} s"),
     ]  # fmt: skip
 
 
