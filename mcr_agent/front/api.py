@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,6 +29,7 @@ from ..model.captioner import VLMCaptioner
 from ..model.client import OpenAIVideoLLM, VideoLLM
 from ..model.meter import Meter, Usage
 from .answer import Answer, Event, VideoRef
+from .startup import load_embedder_beside, prepare_tool_schemas
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -146,7 +146,7 @@ class Agent:
         meter = Meter(self.llm, self.config.budget)
         seen = _Seen("direct" if mode == "direct" else "global")
         if mode == "agent":
-            _load_embedder_beside(self.config)
+            load_embedder_beside(self.config.index.embed_model, self.config.cache_dir)
         try:
             meter.ping()
             if mode == "direct":
@@ -312,19 +312,9 @@ class Agent:
             probe(video), subtitles=subtitles, force=force, captions=captions, progress=progress,
             usage=usage,
         )  # fmt: skip
-        self._prepare_questions()
-        return built
-
-    def _prepare_questions(self) -> None:
-        """Put the tools' schemas in the cache, so the first question asked in a fresh
-        process does not import langchain-core (about 0.5 s) before its first request."""
-        from ..loop.toolset import schemas
-
         tools = self._tools if self._tools is not None else _default_tools()
-        try:
-            schemas(dict(tools), list(tools), self.config.cache_dir)
-        except Exception as exc:  # the question makes them itself, and reports a failure
-            logger.debug("tool schemas not prepared: %s", exc)
+        prepare_tool_schemas(tools, self.config.cache_dir)
+        return built
 
     def _build(
         self,
@@ -430,24 +420,3 @@ def _default_web() -> WebSearcher:
     from tools.web_search import DDGSearcher
 
     return DDGSearcher()
-
-
-def _load_embedder_beside(config: AgentConfig) -> None:
-    """Load the embedding model, and run it once, in a thread while this one imports the
-    model client: ONNX Runtime builds its session and makes its first run (about 0.1 s
-    each, the first run costing 20 later ones) mostly outside the GIL. Nothing is left to
-    do in a process that has run it. Only from an export in the cache: a model to export,
-    or a failure, is left to the memory's own load."""
-    from memory.embed import SentenceEmbedder
-
-    embedder = SentenceEmbedder(config.index.embed_model, cache=config.cache_dir)
-
-    def load() -> None:
-        try:
-            if embedder.load_if_exported():
-                embedder.embed(["a question about a video"])
-        except Exception as exc:  # reported where the memory loads it
-            logger.debug("embedding model not loaded ahead: %s", exc)
-
-    # Not a daemon: an early exit waits for it rather than stopping it inside ONNX Runtime.
-    threading.Thread(target=load, name="mcr-embedder-load").start()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +23,7 @@ from ..serve import ServeOptions
 from .console import make_console
 from .corpus.cli import corpus_options, is_corpus, run_corpus_command
 from .mcp.server import mcp_command
+from .startup import settle, start_up
 from .ui.command import ui as ui_command
 
 if TYPE_CHECKING:
@@ -47,9 +45,9 @@ class _Group(click.Group):
             result = super().__call__(*args, **kwargs)
         except SystemExit as exc:
             if exc.code in (0, None):
-                _settle()
+                settle()
             raise
-        _settle()
+        settle()
         return result
 
     def invoke(self, ctx: click.Context) -> object:
@@ -61,40 +59,6 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             _err.print("interrupted: finished stages are saved; run the same command to resume")
             sys.exit(130)
-
-
-@contextlib.contextmanager
-def _start_up(*, paused: bool) -> Iterator[Callable[[], None]]:
-    """With `paused`, the cyclic garbage collector is off until the call this yields (or
-    the block's end): a question on an indexed video spends most of its first second
-    importing (openai, numpy, LangGraph), and collections walking those long-lived objects
-    cost about 0.1 s of it. Not for a video still to index: that runs for minutes."""
-    was = gc.isenabled()
-    if paused:
-        gc.disable()
-
-    def started() -> None:
-        if was:
-            gc.enable()
-
-    try:
-        yield started
-    finally:
-        started()
-
-
-def _settle() -> None:
-    """Before a successful exit: collect the young garbage (what the command's work left in
-    cycles, native objects such as ONNX Runtime sessions included: they are destroyed
-    before the process ends), then exempt the rest from the interpreter's teardown, which
-    would walk and free every object the imports made (pydantic and LangChain models):
-    0.3-0.4 s of an `ask` on 2 cores, where a full collection would cost 0.1 s again.
-
-    Not after a failure or Ctrl-C: the exception's frames still hold the run's objects,
-    and they are left to the usual teardown.
-    """
-    gc.collect(1)
-    gc.freeze()
 
 
 @click.group(cls=_Group)
@@ -257,7 +221,7 @@ def ask(
     agent = Agent(config)
     console = _err if as_json else _out
     answer = None
-    with RichProgress(console) as progress, _start_up(paused=indexed is not None) as started:
+    with RichProgress(console) as progress, start_up(paused=indexed is not None) as started:
         for event in agent.stream(
             video,
             question,
