@@ -19,6 +19,7 @@ from mcr_agent.loop import toolset
 from mcr_agent.loop.opening import Opening, merged
 from mcr_agent.loop.state import Step
 from mcr_agent.model.client import OpenAIVideoLLM
+from mcr_agent.model.completion import Completion
 from tests.agent_model import HonestAgentModel
 from tests.fake_openai import HANG_GUARD_S, FakeOpenAIServer, Reply, Request
 
@@ -77,24 +78,11 @@ def test_opening_sends_what_the_graph_alone_sends(
     assert reason.duration_s > 0 and reason.model_s > 0
 
 
-class _GatedLLM(OpenAIVideoLLM):
-    """The first model call waits until the graph has been built: with no overlap (the
-    graph built only after the call returns) the run would wait out the hang guard."""
-
-    def __init__(self, config: AgentConfig, graph_built: threading.Event) -> None:
-        super().__init__(config)
-        self.graph_built = graph_built
-        self.overlapped: bool | None = None
-
-    def complete(self, messages: Any, **kwargs: Any) -> Any:
-        if self.overlapped is None:
-            self.overlapped = self.graph_built.wait(HANG_GUARD_S)
-        return super().complete(messages, **kwargs)
-
-
 def test_graph_is_built_while_the_first_call_waits(
     speech_video: Path, cache_with_speech_memory: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The model's first reply waits until the graph has been built: with no overlap (the
+    graph built only after the reply) it would wait out the hang guard."""
     graph_built = threading.Event()
     compiled = graph_module.compiled_graph
 
@@ -104,13 +92,17 @@ def test_graph_is_built_while_the_first_call_waits(
         return graph
 
     monkeypatch.setattr(graph_module, "compiled_graph", compiled_graph)
-    with FakeOpenAIServer(HonestAgentModel()) as srv:
-        config = AgentConfig(base_url=srv.base_url, model="fake-vlm",
-                             cache_dir=cache_with_speech_memory, max_retries=0,
-                             timeout=HANG_GUARD_S)  # fmt: skip
-        llm = _GatedLLM(config, graph_built)
-        answer = Agent(config, llm=llm).run(speech_video, QUESTION, OPTIONS)
-    assert llm.overlapped is True
+    honest = HonestAgentModel()
+    overlapped: list[bool] = []
+
+    def gated(request: Request) -> str | Reply:
+        if not overlapped:
+            overlapped.append(graph_built.wait(HANG_GUARD_S))
+        return honest(request)
+
+    with FakeOpenAIServer(gated) as srv:
+        answer = _agent(srv, cache_with_speech_memory).run(speech_video, QUESTION, OPTIONS)
+    assert overlapped == [True]
     assert answer.choice == "B" and answer.usage["model_calls"] == 2
 
 
@@ -191,3 +183,38 @@ def test_a_damaged_or_unwritable_schema_cache_is_left_aside(tmp_path: Path) -> N
     not_a_folder.write_text("")  # nothing can be written under it, even by root
     toolset._loaded.clear()
     assert toolset.schemas(tools, list(tools), not_a_folder) == made
+
+
+def test_schema_entries_not_shaped_like_one_are_made_again(tmp_path: Path) -> None:
+    tools = toolset.default_tools()
+    made = toolset.schemas(tools, list(tools))
+    toolset.schemas(tools, list(tools), tmp_path)
+    stored = json.loads((tmp_path / "tool-schemas.json").read_text())
+    for damaged in ("x", {"type": "function"}, {"type": "function", "function": {"name": "z"}}):
+        (tmp_path / "tool-schemas.json").write_text(json.dumps(dict.fromkeys(stored, damaged)))
+        toolset._loaded.clear()
+        assert toolset.schemas(tools, list(tools), tmp_path) == made
+    assert json.loads((tmp_path / "tool-schemas.json").read_text()) == stored
+
+
+def test_when_calling_runs_as_the_request_is_sent(fake_server: FakeOpenAIServer) -> None:
+    """At the HTTP send (inside the call's traffic count), not before the request is built;
+    a client that sends nothing over HTTP runs it as the call ends."""
+    from mcr_agent.config import Budget
+    from mcr_agent.model.meter import Meter
+    from mcr_agent.model.traffic import current
+    from tests.scripted_llm import ScriptedLLM
+
+    config = AgentConfig(base_url=fake_server.base_url, model="fake-vlm",
+                         max_retries=0, timeout=HANG_GUARD_S)  # fmt: skip
+    meter = Meter(OpenAIVideoLLM(config), Budget())
+    seen: list[int | None] = []
+    meter.when_calling(lambda: seen.append(getattr(current(), "requests", None)))
+    meter.complete([{"role": "user", "content": "hello"}])
+    meter.complete([{"role": "user", "content": "again"}])
+    assert seen == [1]  # once, with the request counted: it was being sent
+    scripted = Meter(ScriptedLLM([Completion("ok", 1, 1)]), Budget())
+    ended: list[bool] = []
+    scripted.when_calling(lambda: ended.append(True))
+    scripted.complete([{"role": "user", "content": "hello"}])
+    assert ended == [True]

@@ -29,7 +29,7 @@ from ..model.captioner import VLMCaptioner
 from ..model.client import OpenAIVideoLLM, VideoLLM
 from ..model.meter import Meter, Usage
 from .answer import Answer, Event, VideoRef
-from .startup import load_embedder_beside, prepare_tool_schemas
+from .startup import interrupts_deferred, load_embedder_beside, prepare_tool_schemas
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -220,11 +220,13 @@ class Agent:
             opening.start(deps, {"question": question, "options": list(options)})
             opening.wait_busy()
             # The first model request is on its way: a fresh process imports LangGraph now.
-            from ..loop.graph import compiled_graph, recursion_limit
+            with interrupts_deferred():
+                from ..loop.graph import compiled_graph, recursion_limit
 
+                graph = compiled_graph()
             budget = self.config.budget
             limit = recursion_limit(budget.max_steps, budget.max_verifications)
-            yield from self._events(compiled_graph(), deps, question, options, meter, limit, seen)
+            yield from self._events(graph, deps, question, options, meter, limit, seen)
         finally:
             deps.close()
 

@@ -23,7 +23,7 @@ from ..serve import ServeOptions
 from .console import make_console
 from .corpus.cli import corpus_options, is_corpus, run_corpus_command
 from .mcp.server import mcp_command
-from .startup import settle, start_up
+from .startup import ResumingProgress, exit_on_second_interrupt, settle, start_up
 from .ui.command import ui as ui_command
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ class _Group(click.Group):
         except SystemExit as exc:
             if exc.code in (0, None):
                 settle()
+            elif exc.code == 130:
+                exit_on_second_interrupt()
             raise
         settle()
         return result
@@ -228,7 +230,7 @@ def ask(
             options,
             subtitles=subtitles,
             mode=mode,
-            progress=progress,
+            progress=ResumingProgress(progress, started),
         ):
             started()
             for step in event.steps:

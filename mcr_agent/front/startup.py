@@ -13,15 +13,27 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
+import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from memory import ProgressSink
     from tools import Tool
 
-__all__ = ["load_embedder_beside", "prepare_tool_schemas", "settle", "start_up"]
+__all__ = [
+    "ResumingProgress",
+    "exit_on_second_interrupt",
+    "interrupts_deferred",
+    "load_embedder_beside",
+    "prepare_tool_schemas",
+    "settle",
+    "start_up",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +56,68 @@ def start_up(*, paused: bool) -> Iterator[Callable[[], None]]:
         yield started
     finally:
         started()
+
+
+class ResumingProgress:
+    """A `memory.ProgressSink` that ends `start_up`'s pause at the first stage reported:
+    building or completing a memory (captions a dead server left missing, say) runs for
+    minutes, with the collector on.
+
+    Args:
+        sink: Where the progress goes.
+        started: The call `start_up` yields.
+    """
+
+    def __init__(self, sink: ProgressSink, started: Callable[[], None]) -> None:
+        self.sink = sink
+        self.started = started
+
+    def stage(self, name: str, total: float | None) -> None:
+        self.started()
+        self.sink.stage(name, total)
+
+    def update(self, name: str, done: float) -> None:
+        self.sink.update(name, done)
+
+    def done(self, name: str, summary: str) -> None:
+        self.sink.done(name, summary)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """A Ctrl-C during the block takes effect as it ends (in the main thread; elsewhere the
+    block runs as is).
+
+    For imports run while the model answers (LangGraph's, in `Agent.stream`): they run
+    many weakref callbacks, and a KeyboardInterrupt raised inside one is only printed by
+    CPython ("Exception ignored in ..."), so the Ctrl-C would be lost until the reply.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received and callable(previous):
+        previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+    elif received and previous == signal.SIG_DFL:
+        signal.raise_signal(signal.SIGINT)
+
+
+def exit_on_second_interrupt() -> None:
+    """After a Ctrl-C, a second one ends the process at once (exit 130): the first waits
+    for work in other threads to stop cleanly (a speech window's current segment)."""
+
+    def now(_signum: int, _frame: object) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, now)
 
 
 def settle() -> None:

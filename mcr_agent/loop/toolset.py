@@ -9,7 +9,7 @@ import json
 import logging
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from pydantic import Field
 
@@ -89,15 +89,17 @@ def schema(
     langchain-core brings LangChain's tracing models (about 0.5 s to import on 2 cores), so
     each entry is also kept in ``<cache>/tool-schemas.json``, keyed by the tool's name,
     description, JSON schema and the langchain-core version: a fresh process asking a
-    question reads it instead. A cache that cannot be read or written is left aside.
+    question reads it instead. A cache that cannot be read or written, or an entry not
+    shaped like one, is left aside.
     """
     key = _key(name, description, args)
     found = _stored(cache).get(key) if cache is not None else None
-    if found is None:
-        found = _converted(name, description, args)
-        if cache is not None:
-            _store(cache, key, found)
-    return found
+    if _is_entry(found, name):
+        return cast(dict[str, Any], found)
+    made = _converted(name, description, args)  # none yet, or damaged outside mcr-agent
+    if cache is not None:
+        _store(cache, key, made)
+    return made
 
 
 def schemas(
@@ -106,6 +108,18 @@ def schemas(
     """Schemas of the tools in `order`, then `answer` (`schema` for the cache)."""
     out = [schema(n, tools[n].description, tools[n].args, cache) for n in order if n in tools]
     return [*out, schema(ANSWER, _AnswerTool.description, AnswerArgs, cache)]
+
+
+def _is_entry(found: object, name: str) -> bool:
+    """Whether `found` has the shape of an OpenAI ``tools`` entry for tool `name`."""
+    if not isinstance(found, dict) or found.get("type") != "function":
+        return False
+    function = found.get("function")
+    return (
+        isinstance(function, dict)
+        and function.get("name") == name
+        and isinstance(function.get("parameters"), dict)
+    )
 
 
 @functools.cache

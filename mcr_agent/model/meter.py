@@ -69,8 +69,9 @@ class Meter:
         self._on_call: list[Callable[[], None]] = []
 
     def when_calling(self, callback: Callable[[], None]) -> None:
-        """Run `callback` once, in the calling thread, as the next model call is sent (so a
-        caller can start work of its own while the model answers)."""
+        """Run `callback` once, in the calling thread, as the next model call's request is
+        handed to the socket, so a caller can start work of its own while the model answers
+        (a client that sends nothing through the counted HTTP client: as the call ends)."""
         with self._lock:
             self._on_call.append(callback)
 
@@ -122,10 +123,9 @@ class Meter:
             self.usage.model_calls += 1
             self.usage.frames_sent += frames
             callbacks, self._on_call = self._on_call, []
-        for callback in callbacks:
-            callback()
         started = time.perf_counter()
         with counting() as traffic:
+            traffic.on_send = callbacks
             try:
                 reply = self.llm.complete(messages, max_tokens=max_tokens, tools=tools)
             finally:
@@ -133,6 +133,8 @@ class Meter:
                     self.usage.model_s += time.perf_counter() - started
                     self.usage.requests += traffic.requests
                     self.usage.retries += traffic.retries
+                for callback in traffic.on_send:  # nothing was sent
+                    callback()
         with self._lock:
             self.usage.prompt_tokens += reply.prompt_tokens
             self.usage.completion_tokens += reply.completion_tokens

@@ -8,9 +8,9 @@ hook) is counted for the thread that sent it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Traffic", "count_request", "count_retry", "counting", "current"]
 
@@ -28,6 +28,8 @@ class Traffic:
 
     requests: int = 0
     retries: int = 0
+    on_send: list[Callable[[], None]] = field(default_factory=list)
+    """Run once, in the sending thread, as the first request is handed to the socket."""
 
 
 _TRAFFIC: ContextVar[Traffic | None] = ContextVar("mcr_agent_traffic", default=None)
@@ -54,6 +56,9 @@ def count_request(_request: object) -> None:
     traffic = _TRAFFIC.get()
     if traffic is not None:
         traffic.requests += 1
+        callbacks, traffic.on_send = traffic.on_send, []
+        for callback in callbacks:
+            callback()
 
 
 def count_retry(_state: object) -> None:
