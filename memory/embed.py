@@ -125,7 +125,7 @@ class SentenceEmbedder:
             DependencyError: The default model's package is missing.
         """
         if self._encoder is None and self.requested != "sentence-transformers":
-            from .embed_onnx import EXPORT_MANIFEST, export_folder, plain_stack
+            from .embed_onnx import plain_stack
 
             key = (resolve_model(self.model_name), self.requested)
             with _LOCK:
@@ -134,9 +134,7 @@ class SentenceEmbedder:
                 return True
             folder = Path(key[0])
             stack = plain_stack(folder) if folder.is_dir() else None
-            if stack is None:
-                return False
-            if not (export_folder(stack, cache_dir(self.cache)) / EXPORT_MANIFEST).is_file():
+            if stack is None or _finished_export(stack, self.cache) is None:
                 return False
             self.load()
         return self._encoder is not None
@@ -176,14 +174,22 @@ def _load(folder: str, name: str, runtime: Runtime, cache: str | Path | None) ->
 
 
 def _onnx(stack: PlainStack, cache: str | Path | None) -> _Encoder:
-    from .embed_onnx import EXPORT_MANIFEST, OnnxEncoder, export_folder
+    from .embed_onnx import OnnxEncoder
 
-    folder = export_folder(stack, cache_dir(cache))
-    if not (folder / EXPORT_MANIFEST).is_file():  # made once; torch is imported only here
+    folder = _finished_export(stack, cache)
+    if folder is None:  # made once; torch is imported only here
         from .embed_export import ensure_export
 
         folder = ensure_export(stack, cache_dir(cache))
     return OnnxEncoder(stack, folder)
+
+
+def _finished_export(stack: PlainStack, cache: str | Path | None) -> Path | None:
+    """The folder of `stack`'s complete export in the cache, or None if none is made yet."""
+    from .embed_onnx import EXPORT_MANIFEST, export_folder
+
+    folder = export_folder(stack, cache_dir(cache))
+    return folder if (folder / EXPORT_MANIFEST).is_file() else None
 
 
 def _why(exc: Exception) -> str:
