@@ -13,7 +13,7 @@ from typing import Any, ClassVar, cast
 
 from pydantic import Field
 
-from memory.store import atomic_path
+from memory.store import write_json
 from tools import Tool, ToolArgs
 
 __all__ = ["ANSWER", "AnswerArgs", "Span", "default_tools", "schema", "schemas"]
@@ -169,7 +169,6 @@ def _store(cache: Path, key: str, entry: dict[str, Any]) -> None:
         known = _loaded.setdefault(cache, {})
         known[key] = entry
         try:
-            with atomic_path(cache / _FILE) as tmp:
-                tmp.write_text(json.dumps(known), encoding="utf-8")
+            write_json(cache / _FILE, known)
         except OSError as exc:  # a read-only cache: convert again next time
             logger.debug("tool schemas not kept in %s: %s", cache, exc)
