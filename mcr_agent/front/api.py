@@ -208,7 +208,7 @@ class Agent:
                 server_up=True,
                 usage=seen.index_usage,
             )[0],
-            tools=self._tools if self._tools is not None else _default_tools(),
+            tools=self._tool_map(),
             web=self._web if self._web is not None else _default_web(),
             video_path=info.path,
             opening=opening,
@@ -314,9 +314,12 @@ class Agent:
             probe(video), subtitles=subtitles, force=force, captions=captions, progress=progress,
             usage=usage,
         )  # fmt: skip
-        tools = self._tools if self._tools is not None else _default_tools()
-        prepare_tool_schemas(tools, self.config.cache_dir)
+        prepare_tool_schemas(self._tool_map(), self.config.cache_dir)
         return built
+
+    def _tool_map(self) -> Mapping[str, Tool]:
+        """The tools the model may call: those given, or all of them."""
+        return self._tools if self._tools is not None else _default_tools()
 
     def _build(
         self,
