@@ -105,6 +105,9 @@ def test_ask_sends_its_first_request_before_importing_langgraph(
     assert json.loads(out)["usage"]["model_calls"] >= 1
     assert {"openai", "onnxruntime", "faiss"} <= before_first_call
     assert not before_first_call & {"langgraph", "langchain_core", "langsmith"}
+    # openai's types of the other APIs stay unread (mcr_agent.model.sdk), the whole run long
+    assert "openai.types.chat.chat_completion" in modules
+    assert not modules & {"openai.types.responses.response", "openai.types.eval_create_params"}
     assert {"langgraph", "langchain_core"} <= modules  # the graph ran after all
 
 

@@ -1,7 +1,8 @@
 """The model protocol: everything between the loop and the OpenAI-compatible server.
 
 client.py      `VideoLLM` (the Protocol the rest depends on) and `OpenAIVideoLLM`, the one
-               module that imports `openai`: retries, timeouts, replicas, error mapping
+               module that talks to the server: retries, timeouts, replicas, error mapping
+sdk.py         the one import of the `openai` SDK, its type packages read on demand
 traffic.py     counting the HTTP requests and retries sent to the server
 completion.py  a reply as the loop uses it: text, token counts, tool calls
 replicas.py    several servers behind one client (least outstanding requests first)

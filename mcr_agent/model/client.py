@@ -86,7 +86,7 @@ class OpenAIVideoLLM:
         which a process that never calls the model (``memory search``) does not pay."""
         with self._replicas_lock:
             if self._replicas is None:
-                import openai
+                from .sdk import openai
 
                 urls = self.config.base_urls
                 # One server: the client's own retries (with backoff, honouring retry-after).
@@ -219,7 +219,7 @@ class OpenAIVideoLLM:
 
     def _attempt(self, request: dict[str, Any], where: list[str]) -> Any:
         """One request on the replica the pool picks (its URL written to `where`)."""
-        import openai
+        from .sdk import openai
 
         traffic = current_traffic()
         sent = traffic.requests if traffic is not None else 0
@@ -254,7 +254,7 @@ class OpenAIVideoLLM:
         return True
 
     def _server_error(self, exc: Exception, url: str | None = None) -> ModelServerError:
-        import openai
+        from .sdk import openai
 
         url = url or self.config.base_url
         why = _short(exc, self.config.api_key)
@@ -290,7 +290,7 @@ class OpenAIVideoLLM:
 def _http_client() -> Any:
     """The openai client's default HTTP client (its timeouts, limits and redirects), with the
     hook that counts each request it sends."""
-    import openai
+    from .sdk import openai
 
     return openai.DefaultHttpxClient(event_hooks={"request": [count_request]})
 
@@ -360,7 +360,7 @@ def _rejects_tools(message: str) -> bool:
 def _replica_failure(exc: BaseException) -> bool:
     """Failures that another replica may not have: connection, timeout, 429, 5xx, a
     malformed reply."""
-    import openai
+    from .sdk import openai
 
     if isinstance(exc, openai.APIConnectionError | _MalformedReply):  # includes timeouts
         return True
