@@ -24,7 +24,7 @@ from .settings import IndexSettings
 from .store import cache_dir, fingerprint
 
 if TYPE_CHECKING:
-    from .build import BuildReport, build_memory, open_memory
+    from .build import BuildReport, build_memory, open_memory, probe_or_recall
     from .frames import frames_at, sample_window, window_cuts
     from .protocols import Captioner, Embedder, ProgressSink, SceneCaptionRequest, SummaryRequest
     from .subtitles import read_subtitles
@@ -52,13 +52,14 @@ __all__ = [
     "frames_at",
     "open_memory",
     "probe",
+    "probe_or_recall",
     "read_subtitles",
     "sample_window",
     "window_cuts",
 ]
 
 _MODULES = {
-    ".build": ("BuildReport", "build_memory", "open_memory"),
+    ".build": ("BuildReport", "build_memory", "open_memory", "probe_or_recall"),
     ".frames": ("frames_at", "sample_window", "window_cuts"),
     ".protocols": (
         "Captioner", "Embedder", "ProgressSink", "SceneCaptionRequest", "SummaryRequest",

@@ -16,7 +16,7 @@ from mcr_agent.errors import VideoError
 from .clock import playback_origin, stream_span, video_stream
 from .records import VideoInfo
 
-__all__ = ["probe"]
+__all__ = ["probe", "video_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +35,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """
     import av
 
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise VideoError(f"video not found: {p} (check the path)")
-    if p.is_dir():
-        raise VideoError(f"{p} is a folder, not a video file (pass the path of a video file)")
-    if p.stat().st_size == 0:
-        raise VideoError(f"{p} is an empty file (0 bytes): re-download or re-export the video")
+    p = video_file(path)
     try:
         container = av.open(str(p), metadata_errors="ignore")
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
@@ -78,6 +72,22 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         codec=codec,
         start_time=round(origin, 6),
     )
+
+
+def video_file(path: str | os.PathLike[str]) -> Path:
+    """`path` (user folder expanded) if it names a non-empty file.
+
+    Raises:
+        VideoError: The path is missing, a folder, or an empty file.
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise VideoError(f"video not found: {p} (check the path)")
+    if p.is_dir():
+        raise VideoError(f"{p} is a folder, not a video file (pass the path of a video file)")
+    if p.stat().st_size == 0:
+        raise VideoError(f"{p} is an empty file (0 bytes): re-download or re-export the video")
+    return p
 
 
 def _reason(exc: BaseException) -> str:

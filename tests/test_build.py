@@ -284,6 +284,38 @@ def test_unknown_asr_model_is_one_line(speech_video: Path, tmp_path: Path) -> No
     assert "\n" not in str(err.value)
 
 
+def test_an_indexed_video_is_recalled_not_probed(  # type: ignore[no-untyped-def]
+    built, speech_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import json
+    import shutil
+
+    import memory.build
+    from mcr_agent.errors import VideoError
+    from memory import probe, probe_or_recall
+
+    _, _, _, cache = built
+    probed: list[Path] = []
+    monkeypatch.setattr(memory.build, "probe", lambda path: probed.append(path) or probe(path))
+    copy = Path(shutil.copy(speech_video, tmp_path / "renamed.mp4"))
+    assert probe_or_recall(speech_video, cache) == probe(speech_video)
+    assert probe_or_recall(copy, cache) == dataclasses.replace(
+        probe(speech_video), path=str(copy.resolve())
+    )
+    assert probed == []  # both answered from the memory
+    with copy.open("ab") as f:  # another content: no memory of it
+        f.write(b"\0" * 64)
+    assert probe_or_recall(copy, cache).path == str(copy.resolve()) and probed == [copy]
+    other = Path(shutil.copytree(cache, tmp_path / "cache"))
+    for manifest in other.glob("*/manifest.json"):  # a memory of another schema version
+        manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "schema": 1}))
+    assert probe_or_recall(speech_video, other) == probe(speech_video)
+    assert probed == [copy, speech_video]
+    with pytest.raises(VideoError, match="video not found"):
+        probe_or_recall(tmp_path / "gone.mp4", cache)
+
+
 def test_damaged_memory_is_a_clear_error(built) -> None:  # type: ignore[no-untyped-def]
     import shutil
 

@@ -17,6 +17,7 @@ from memory import (
     build_memory,
     fingerprint,
     probe,
+    probe_or_recall,
 )
 from tools import Tool, WebSearcher
 
@@ -141,8 +142,8 @@ class Agent:
         question = _checked_question(question)
         opts = tuple(normalize_options([o for o in options or () if o.strip()]))
         # Fail in a second, not after minutes of indexing, on a bad file or a dead server;
-        # the video is probed once per question, here.
-        info = probe(video)
+        # the video is probed once per question, here (recalled from its memory if indexed).
+        info = probe_or_recall(video, self.config.cache_dir)
         meter = Meter(self.llm, self.config.budget)
         seen = _Seen("direct" if mode == "direct" else "global")
         if mode == "agent":
@@ -365,7 +366,8 @@ class Agent:
         """The newest complete memory of a video, or None if it was never indexed."""
         from memory import open_memory
 
-        return open_memory(probe(video).path, self.config.cache_dir)
+        cache = self.config.cache_dir
+        return open_memory(probe_or_recall(video, cache).path, cache)
 
 
 def _answer(
