@@ -90,9 +90,13 @@ def build_memory(
     settings = settings or IndexSettings()
     sink = progress or _NullProgress()
     info = video if isinstance(video, VideoInfo) else probe(video)
-    subs, tracks, settings = _text_tracks(info, subtitles, settings)
+    subs, settings = _subtitle_file(subtitles, settings)
     embedder = embedder or SentenceEmbedder(settings.embed_model, cache=cache)
     folder = memory_folder(info.path, settings, cache)
+    # Checked before anything is built; a memory to reuse needs no track listed (no PyAV).
+    tracks = None
+    if force or not _reusable(read_json(folder / "manifest.json"), settings, captioner):
+        tracks = _embedded_tracks(info, subtitles, settings)
     report = BuildReport(folder)
     with cache_errors(folder.parent):
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +119,8 @@ def build_memory(
                 report.warnings = list(memory.manifest.get("warnings", []))
                 report.notes = list(memory.manifest.get("notes", []))
                 return memory, report
+            if tracks is None:  # the memory went away while this process waited
+                tracks = _embedded_tracks(info, subtitles, settings)
             folder.mkdir(parents=True, exist_ok=True)
             # Readers take no lock: without a manifest they never load a half-updated folder.
             before = _files(folder)
@@ -143,24 +149,36 @@ def _files(folder: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.name != "manifest.json"}
 
 
-def _text_tracks(
-    info: VideoInfo, subtitles: str | Path | None, settings: IndexSettings
-) -> tuple[list[Entry], list[SubtitleTrack], IndexSettings]:
-    """The cues of a subtitle file (its digest then keys the memory), or else the video's
-    subtitle tracks, whose choice is checked before anything is built.
+def _subtitle_file(
+    subtitles: str | Path | None, settings: IndexSettings
+) -> tuple[list[Entry], IndexSettings]:
+    """The cues of a subtitle file, and the settings keyed by their digest.
 
     Raises:
-        SubtitleError: The file is unusable, or the chosen track does not exist or is images.
+        SubtitleError: The file is unusable.
     """
-    if subtitles:
-        subs = read_subtitles(subtitles)
-        digest = hashlib.blake2b("\n".join(repr(e) for e in subs).encode(), digest_size=8)
-        return subs, [], replace(settings, subtitles_digest=digest.hexdigest())
-    if not settings.embedded_subtitles:
-        return [], [], settings
+    if not subtitles:
+        return [], settings
+    subs = read_subtitles(subtitles)
+    digest = hashlib.blake2b("\n".join(repr(e) for e in subs).encode(), digest_size=8)
+    return subs, replace(settings, subtitles_digest=digest.hexdigest())
+
+
+def _embedded_tracks(
+    info: VideoInfo, subtitles: str | Path | None, settings: IndexSettings
+) -> list[SubtitleTrack]:
+    """The video's subtitle tracks, when they are to be read (no subtitle file given), with
+    the chosen one checked.
+
+    Raises:
+        SubtitleError: The file cannot be opened, or the chosen track does not exist or is
+            images.
+    """
+    if subtitles or not settings.embedded_subtitles:
+        return []
     tracks = subtitle_tracks(info.path)
     choose_track(tracks, settings.subtitle_track)
-    return [], tracks, settings
+    return tracks
 
 
 def _reusable(

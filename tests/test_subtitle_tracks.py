@@ -122,3 +122,23 @@ def test_choose_track() -> None:
     assert choose_track([image, plain], 1) == plain
     with pytest.raises(SubtitleError, match="made of images"):
         choose_track([image, plain], 0)
+
+
+def test_a_memory_to_reuse_lists_no_track_and_force_checks_first(
+    mp4_two_tracks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import memory.build
+
+    code, _, err = run("index", str(mp4_two_tracks), "--no-asr")
+    assert code == 0, err
+    listed: list[str] = []
+    real = memory.build.subtitle_tracks
+    monkeypatch.setattr(
+        memory.build, "subtitle_tracks", lambda path: listed.append(path) or real(path)
+    )
+    code, out, err = run("index", str(mp4_two_tracks), "--no-asr")
+    assert code == 0 and "reused from cache" in out and listed == []  # PyAV not opened
+    code, _, err = run("index", str(mp4_two_tracks), "--no-asr", "--force", "--subtitle-track", "7")
+    assert code == 1 and "no subtitle track 7" in err and len(listed) == 1
+    code, out, err = run("index", str(mp4_two_tracks), "--no-asr")
+    assert code == 0 and "reused from cache" in out  # the refused rebuild deleted nothing
