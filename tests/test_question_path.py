@@ -75,6 +75,7 @@ def test_search_by_meaning_without_torch(speech_video: Path, cache: Path, tmp_pa
     assert "onnxruntime" in modules  # the query was embedded, by ONNX Runtime
     assert not modules & set(TORCH_STACK)
     assert "openai" not in modules  # a search never talks to the model server
+    assert "av" not in modules  # the video's info and tracks come from its memory
     out, modules = run_cli(query, cache, tmp_path)  # hybrid, the default
     assert "car" in out.lower() and not modules & set(TORCH_STACK)
 
@@ -104,7 +105,7 @@ def test_ask_sends_its_first_request_before_importing_langgraph(
     before_first_call = set((tmp_path / "modules.txt.first").read_text().split())
     assert json.loads(out)["usage"]["model_calls"] >= 1
     assert {"openai", "onnxruntime", "faiss"} <= before_first_call
-    assert not before_first_call & {"langgraph", "langchain_core", "langsmith"}
+    assert not before_first_call & {"langgraph", "langchain_core", "langsmith", "av"}
     # openai's types of the other APIs stay unread (mcr_agent.model.sdk), the whole run long
     assert "openai.types.chat.chat_completion" in modules
     assert not modules & {"openai.types.responses.response", "openai.types.eval_create_params"}

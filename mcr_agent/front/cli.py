@@ -299,10 +299,11 @@ def memory_search(
     video: Path, query: str, levels: tuple[str, ...], k: int, mode: str, as_json: bool
 ) -> None:
     """Search the memory of VIDEO for QUERY; prints hits with timestamps."""
-    from memory import open_memory, probe
+    from memory import open_memory, probe_or_recall
 
     # The memory alone: no model client, tools or loop to load for a search.
-    mem = open_memory(probe(video).path, AgentConfig.from_env().cache_dir)
+    cache = AgentConfig.from_env().cache_dir
+    mem = open_memory(probe_or_recall(video, cache).path, cache)
     if mem is None:
         raise MCRAgentError(f"{video} has no memory yet: run `mcr-agent index {video}` first")
     hits = mem.search(query, k=k, levels=levels or None, mode=mode)  # type: ignore[arg-type]
