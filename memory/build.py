@@ -253,8 +253,8 @@ def probe_or_recall(video: str | Path, cache: str | Path | None = None) -> Video
     saved = manifest.get("video")
     if manifest.get("schema") == SCHEMA_VERSION and isinstance(saved, dict):
         try:
-            return VideoInfo(**{**saved, "path": str(path.resolve())})
-        except TypeError:  # fields of another version: probe again
+            return VideoInfo.from_dict({**saved, "path": str(path.resolve())})
+        except (KeyError, TypeError, ValueError):  # damaged: probe again
             pass
     return probe(path)
 

@@ -54,6 +54,29 @@ class VideoInfo:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoInfo:
+        """The info `to_dict` gave.
+
+        Raises:
+            KeyError, TypeError, ValueError: `data` is not what `to_dict` gives.
+        """
+        has_audio, vfr = data["has_audio"], data["vfr"]
+        if not isinstance(has_audio, bool) or not isinstance(vfr, bool):
+            raise TypeError(f"has_audio and vfr are true or false, not {has_audio!r}, {vfr!r}")
+        return cls(
+            str(data["path"]),
+            float(data["duration"]),
+            float(data["fps"]),
+            int(data["width"]),
+            int(data["height"]),
+            int(data["rotation"]),
+            has_audio,
+            vfr,
+            str(data["codec"]),
+            float(data.get("start_time", 0.0)),
+        )
+
 
 @dataclass(frozen=True)
 class Keyframe:

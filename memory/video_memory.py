@@ -42,7 +42,7 @@ class VideoMemory:
     ) -> None:
         self.folder = folder
         self.manifest = manifest
-        self.info = VideoInfo(**manifest["video"])
+        self.info = VideoInfo.from_dict(manifest["video"])
         self.scenes = list(scenes)
         self.entries = list(entries)
         self._index = index
@@ -60,7 +60,7 @@ class VideoMemory:
         if not manifest or not manifest.get("complete"):
             raise CacheError(f"no complete memory in {folder}: run `mcr-agent index VIDEO`")
         try:
-            VideoInfo(**manifest["video"])
+            VideoInfo.from_dict(manifest["video"])
             model = str(manifest["settings"]["embed_model"])
             if not (folder / "entries.json").exists():
                 raise FileNotFoundError(folder / "entries.json")

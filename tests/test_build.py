@@ -307,11 +307,12 @@ def test_an_indexed_video_is_recalled_not_probed(  # type: ignore[no-untyped-def
     with copy.open("ab") as f:  # another content: no memory of it
         f.write(b"\0" * 64)
     assert probe_or_recall(copy, cache).path == str(copy.resolve()) and probed == [copy]
-    other = Path(shutil.copytree(cache, tmp_path / "cache"))
-    for manifest in other.glob("*/manifest.json"):  # a memory of another schema version
-        manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "schema": 1}))
-    assert probe_or_recall(speech_video, other) == probe(speech_video)
-    assert probed == [copy, speech_video]
+    for n, change in enumerate([{"schema": 1}, {"video": {"duration": "long"}}]):
+        other = Path(shutil.copytree(cache, tmp_path / f"cache{n}"))
+        for manifest in other.glob("*/manifest.json"):  # another version's, or damaged
+            manifest.write_text(json.dumps({**json.loads(manifest.read_text()), **change}))
+        assert probe_or_recall(speech_video, other) == probe(speech_video)
+    assert probed == [copy, speech_video, speech_video]
     with pytest.raises(VideoError, match="video not found"):
         probe_or_recall(tmp_path / "gone.mp4", cache)
 
