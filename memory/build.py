@@ -95,7 +95,7 @@ def build_memory(
     folder = memory_folder(info.path, settings, cache)
     # Checked before anything is built; a memory to reuse needs no track listed (no PyAV).
     tracks = None
-    if force or not _reusable(read_json(folder / "manifest.json"), settings, captioner):
+    if force or not _reusable(_peek(folder / "manifest.json"), settings, captioner):
         tracks = _embedded_tracks(info, subtitles, settings)
     report = BuildReport(folder)
     with cache_errors(folder.parent):
@@ -147,6 +147,16 @@ def _files(folder: Path) -> dict[str, int]:
     """Each file of a memory folder (its top level) but the manifest, with its modification
     time in ns."""
     return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.name != "manifest.json"}
+
+
+def _peek(manifest: Path) -> dict[str, Any] | None:
+    """A manifest read without the folder's lock, or None where it cannot be read (the
+    locked read then reports why)."""
+    try:
+        found = read_json(manifest)
+    except (OSError, CacheError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def _subtitle_file(
@@ -228,11 +238,15 @@ def open_memory(
 def find_memory(video: str | Path, cache: str | Path | None = None) -> Path | None:
     """The newest complete memory folder of `video`, whatever settings built it."""
     prefix = fingerprint(video)[:20]
-    found = [
-        (m.stat().st_mtime, m.parent)
-        for m in cache_dir(cache).glob(f"{prefix}-*/manifest.json")
-        if (read_json(m) or {}).get("complete")
-    ]
+    found = []
+    for manifest in cache_dir(cache).glob(f"{prefix}-*/manifest.json"):
+        try:
+            stamp = manifest.stat().st_mtime
+        except FileNotFoundError:  # removed since the glob (a rebuild with --force)
+            continue
+        saved = read_json(manifest)
+        if isinstance(saved, dict) and saved.get("complete"):
+            found.append((stamp, manifest.parent))
     return max(found)[1] if found else None
 
 
@@ -248,8 +262,11 @@ def probe_or_recall(video: str | Path, cache: str | Path | None = None) -> Video
         VideoError: As `probe` does.
     """
     path = video_file(video)
-    folder = find_memory(path, cache)
-    manifest = (read_json(folder / "manifest.json") or {}) if folder else {}
+    try:
+        folder = find_memory(path, cache)
+    except (OSError, CacheError):  # an unreadable cache: opening the memory will say so
+        folder = None
+    manifest = (_peek(folder / "manifest.json") or {}) if folder else {}
     saved = manifest.get("video")
     if manifest.get("schema") == SCHEMA_VERSION and isinstance(saved, dict):
         try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -59,23 +60,29 @@ class VideoInfo:
         """The info `to_dict` gave.
 
         Raises:
-            KeyError, TypeError, ValueError: `data` is not what `to_dict` gives.
+            KeyError, TypeError, ValueError: `data` is not what `to_dict` gives: a field
+                missing or of another type, a time that is not finite, or a duration, frame
+                rate or size that is not positive.
         """
-        has_audio, vfr = data["has_audio"], data["vfr"]
-        if not isinstance(has_audio, bool) or not isinstance(vfr, bool):
-            raise TypeError(f"has_audio and vfr are true or false, not {has_audio!r}, {vfr!r}")
-        return cls(
-            str(data["path"]),
-            float(data["duration"]),
-            float(data["fps"]),
-            int(data["width"]),
-            int(data["height"]),
-            int(data["rotation"]),
-            has_audio,
-            vfr,
-            str(data["codec"]),
-            float(data.get("start_time", 0.0)),
-        )
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            value = data[f.name] if f.default is MISSING else data.get(f.name, f.default)
+            kind = _KINDS[str(f.type)]
+            if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kind):
+                raise TypeError(f"{f.name} is {value!r}, not {f.type}")
+            values[f.name] = value
+        for name in ("duration", "fps", "start_time"):
+            values[name] = float(values[name])
+        if not all(math.isfinite(values[n]) for n in ("duration", "fps", "start_time")):
+            raise ValueError(f"a time or rate that is not finite: {values}")
+        if min(values["duration"], values["fps"], values["width"], values["height"]) <= 0:
+            raise ValueError(f"a duration, frame rate or size that is not positive: {values}")
+        return cls(**values)
+
+
+_KINDS: dict[str, tuple[type, ...]] = {
+    "str": (str,), "float": (int, float), "int": (int,), "bool": (bool,),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import json
+import math
 import os
 import threading
 from pathlib import Path
@@ -288,7 +290,6 @@ def test_an_indexed_video_is_recalled_not_probed(  # type: ignore[no-untyped-def
     built, speech_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import dataclasses
-    import json
     import shutil
 
     import memory.build
@@ -307,14 +308,54 @@ def test_an_indexed_video_is_recalled_not_probed(  # type: ignore[no-untyped-def
     with copy.open("ab") as f:  # another content: no memory of it
         f.write(b"\0" * 64)
     assert probe_or_recall(copy, cache).path == str(copy.resolve()) and probed == [copy]
-    for n, change in enumerate([{"schema": 1}, {"video": {"duration": "long"}}]):
+    # Another schema version's memory, or a damaged video info.
+    changes = [{"schema": 1}, {"duration": "long"}, {"duration": -5}, {"width": 1.5}]
+    for n, change in enumerate(changes):
         other = Path(shutil.copytree(cache, tmp_path / f"cache{n}"))
-        for manifest in other.glob("*/manifest.json"):  # another version's, or damaged
-            manifest.write_text(json.dumps({**json.loads(manifest.read_text()), **change}))
+        for manifest in other.glob("*/manifest.json"):
+            saved = json.loads(manifest.read_text())
+            top = "schema" in change
+            saved.update(change if top else {"video": {**saved["video"], **change}})
+            manifest.write_text(json.dumps(saved))
         assert probe_or_recall(speech_video, other) == probe(speech_video)
-    assert probed == [copy, speech_video, speech_video]
+    assert probed == [copy, *[speech_video] * len(changes)]
     with pytest.raises(VideoError, match="video not found"):
         probe_or_recall(tmp_path / "gone.mp4", cache)
+
+
+def test_an_unreadable_manifest_is_probed_past_then_one_line(  # type: ignore[no-untyped-def]
+    built, speech_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import memory.build
+    from memory import probe, probe_or_recall
+
+    _, _, _, cache = built
+
+    def unreadable(path: Path) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(memory.build, "read_json", unreadable)
+    assert probe_or_recall(speech_video, cache) == probe(speech_video)
+    with pytest.raises(CacheError, match=r"Permission denied.*set MCR_CACHE_DIR"):
+        build_memory(speech_video, settings=OCR, cache=cache)
+
+
+def test_a_memory_removed_while_found_is_skipped(  # type: ignore[no-untyped-def]
+    built, speech_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import memory.build
+    from memory.build import find_memory
+
+    memory_, _, _, cache = built
+    gone = memory_.folder.parent / f"{memory_.folder.name[:20]}-gone" / "manifest.json"
+    real = memory.build.cache_dir(cache)
+
+    class Racing:  # a folder whose glob names a manifest a rebuild has just removed
+        def glob(self, pattern: str) -> list[Path]:
+            return [gone, *real.glob(pattern)]
+
+    monkeypatch.setattr(memory.build, "cache_dir", lambda _: Racing())
+    assert find_memory(speech_video, cache) == memory_.folder
 
 
 def test_damaged_memory_is_a_clear_error(built) -> None:  # type: ignore[no-untyped-def]
@@ -366,7 +407,12 @@ def test_other_model_recaptions(speech_video: Path, tmp_path: Path) -> None:
 
 def test_damaged_manifest_is_a_clear_error(speech_video: Path, tmp_path: Path) -> None:
     memory, _ = build_memory(speech_video, settings=IndexSettings(asr=False), cache=tmp_path)
-    (memory.folder / "manifest.json").write_text("{not json")
+    manifest = memory.folder / "manifest.json"
+    saved = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**saved, "video": {**saved["video"], "duration": math.nan}}))
+    with pytest.raises(CacheError, match=r"damaged \(ValueError\).*--force"):
+        build_memory(speech_video, settings=IndexSettings(asr=False), cache=tmp_path)
+    manifest.write_text("{not json")
     with pytest.raises(CacheError, match="--force"):
         build_memory(speech_video, settings=IndexSettings(asr=False), cache=tmp_path)
 

@@ -3,10 +3,14 @@ same names and objects as an eager import, with only the submodules used run."""
 
 from __future__ import annotations
 
+import compileall
 import json
+import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
+from importlib.abc import MetaPathFinder
 from pathlib import Path
 
 import pytest
@@ -81,6 +85,9 @@ def test_a_package_runs_each_submodule_when_its_names_are_first_read(ran: list[s
 
     assert unused is sys.modules["shop.unused"]
     assert {"Cart", "Item", "Thing", "price_of", "deep"} <= set(dir(shop))
+    star: dict[str, object] = {}
+    exec("from shop import *", star)  # every name, as an eager import has bound them all
+    assert {"Cart", "Item", "Thing", "price_of", "deep", "annotations"} <= set(star)
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         _ = shop.nothing
 
@@ -98,6 +105,43 @@ def test_other_packages_and_later_imports_are_as_usual(ran: list[str]) -> None:
     import shop  # after the block
 
     assert ran == eagerly
+
+
+def test_import_hooks_installed_before_see_every_module(
+    ran: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+
+    class Watching(MetaPathFinder):  # as an instrumentation hook (typeguard, ...) does
+        def find_spec(self, fullname: str, *args: object) -> None:
+            seen.append(fullname)
+
+    monkeypatch.setattr(sys, "meta_path", [Watching(), *sys.meta_path])
+    with deferred_reexports("shop"):
+        import shop  # type: ignore[import-not-found]
+
+        assert shop.Item and shop.Cart
+    assert seen == ["shop", "shop.deep", "shop.deep.item", "shop.cart"] and ran
+
+
+@pytest.mark.parametrize("form", ["zip", "bytecode"])
+def test_a_package_not_of_source_files_is_imported_as_usual(
+    form: str, ran: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "shop"
+    if form == "zip":
+        with zipfile.ZipFile(tmp_path / "shop.zip", "w") as archive:
+            for path in source.rglob("*.py"):
+                archive.write(path, path.relative_to(tmp_path))
+        monkeypatch.syspath_prepend(str(tmp_path / "shop.zip"))
+        shutil.rmtree(source)
+    else:
+        compileall.compile_dir(source, legacy=True, quiet=1)
+        for path in source.rglob("*.py"):
+            path.unlink()
+    with deferred_reexports("shop"):
+        import shop  # type: ignore[import-not-found]
+    assert ran == ["shop.cart", "shop.price", "shop.deep.item"] and shop.Item
 
 
 # Describes every name each openai.types package exports, after reading them all, and
@@ -121,6 +165,9 @@ with deferred_reexports("openai.types") if deferred else contextlib.nullcontext(
             names[f"{package}.{name}"] = f"{getattr(value, '__module__', '')}:" + getattr(
                 value, "__qualname__", repr(value))
         names[package + "/doc"] = module.__doc__
+        star = {}
+        exec(f"from {package} import *", star)
+        names[package + "/*"] = sorted(k for k, v in star.items() if type(v) is not type(sys))
 json.dump({"names": names, "loaded_by_import": loaded_by_import,
            "loaded": sorted(m for m in sys.modules if m.startswith("openai."))}, sys.stdout)
 """

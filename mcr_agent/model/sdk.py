@@ -11,8 +11,9 @@ submodules (``from .chat_model import ChatModel as ChatModel``, the shape of eve
 them) gets PEP 562's module ``__getattr__`` instead of running that ``__init__``: reading
 ``ChatModel`` imports ``.chat_model`` and binds it. The names, their objects and the
 submodules are the ones an eager import gives; only the moment each submodule runs
-changes. A package whose ``__init__`` does anything else is imported as usual, and so is
-every package imported after ``openai`` itself.
+changes. A package whose ``__init__`` does anything else, or that is not plain source files
+(a zip, bytecode only), is imported as usual, and so is every package imported after
+``openai`` itself.
 """
 
 from __future__ import annotations
@@ -62,15 +63,23 @@ class _Deferring(MetaPathFinder):
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
+        """A deferring spec for a package of source files under `root`; None (the finders
+        after this one decide, as without it) for anything else: a plain module, a zip,
+        bytecode without sources, an ``__init__`` that does more than re-export."""
         if fullname != self.root and not fullname.startswith(f"{self.root}."):
             return None
         spec = PathFinder.find_spec(fullname, path)
-        if spec is None or spec.origin is None or spec.submodule_search_locations is None:
-            return spec  # a plain module, found once here rather than twice
-        names = reexports(Path(spec.origin))
+        if spec is None or spec.submodule_search_locations is None:
+            return None
+        if type(spec.loader) is not SourceFileLoader or not str(spec.origin).endswith(".py"):
+            return None
+        try:
+            names = reexports(Path(str(spec.origin)))
+        except (OSError, SyntaxError, ValueError):
+            return None
         if names is None:
-            return spec
-        spec.loader = _DeferredInit(fullname, spec.origin, names)
+            return None
+        spec.loader = _DeferredInit(fullname, str(spec.origin), names)
         return spec
 
 
@@ -103,6 +112,11 @@ class _DeferredInit(SourceFileLoader):
         def __dir__() -> list[str]:
             return sorted({*vars(module), *names, *submodules})
 
+        # What ``from package import *`` gives: without __all__ it would take only the
+        # names bound so far; an eager import has bound them all.
+        public = sorted(n for n in {*names, *submodules} if not n.startswith("_"))
+        module.__all__ = public  # type: ignore[attr-defined]
+
         module.__getattr__ = __getattr__  # type: ignore[method-assign]
         module.__dir__ = __dir__  # type: ignore[method-assign]
 
@@ -111,9 +125,14 @@ class _DeferredInit(SourceFileLoader):
 def deferred_reexports(root: str) -> Iterator[None]:
     """Within the block, packages under `root` (itself included) that are imported for the
     first time defer their re-exports (see the module docstring); modules already imported,
-    and those imported after the block, are not touched."""
+    and those imported after the block, are not touched.
+
+    The finder goes just before the path finder, so import hooks installed before it
+    (instrumentation such as typeguard's) still see every module first.
+    """
     finder = _Deferring(root)
-    sys.meta_path.insert(0, finder)
+    at = next((i for i, f in enumerate(sys.meta_path) if f is PathFinder), len(sys.meta_path))
+    sys.meta_path.insert(at, finder)
     try:
         yield
     finally:
