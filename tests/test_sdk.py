@@ -167,7 +167,7 @@ with deferred_reexports("openai.types") if deferred else contextlib.nullcontext(
         names[package + "/doc"] = module.__doc__
         star = {}
         exec(f"from {package} import *", star)
-        names[package + "/*"] = sorted(k for k, v in star.items() if type(v) is not type(sys))
+        names[package + "/*"] = sorted(k for k in star if k != "__builtins__")
 json.dump({"names": names, "loaded_by_import": loaded_by_import,
            "loaded": sorted(m for m in sys.modules if m.startswith("openai."))}, sys.stdout)
 """

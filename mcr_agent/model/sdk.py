@@ -98,6 +98,10 @@ class _DeferredInit(SourceFileLoader):
         module.__doc__ = ast.get_docstring(ast.parse(self.get_data(self.path)))
 
         def __getattr__(name: str) -> Any:
+            if name == "__all__":  # ``from package import *``: what an eager import binds
+                for each in names:
+                    getattr(module, each)
+                return sorted(n for n in vars(module) if not n.startswith("_"))
             if name in names:
                 source, attr = names[name]
                 where = source if source == "__future__" else f"{package}.{source}"
@@ -111,11 +115,6 @@ class _DeferredInit(SourceFileLoader):
 
         def __dir__() -> list[str]:
             return sorted({*vars(module), *names, *submodules})
-
-        # What ``from package import *`` gives: without __all__ it would take only the
-        # names bound so far; an eager import has bound them all.
-        public = sorted(n for n in {*names, *submodules} if not n.startswith("_"))
-        module.__all__ = public  # type: ignore[attr-defined]
 
         module.__getattr__ = __getattr__  # type: ignore[method-assign]
         module.__dir__ = __dir__  # type: ignore[method-assign]
