@@ -93,7 +93,7 @@ class EntryIndex:
         for level, rows in self._rows.items():
             if rows.size != self._faiss[level].ntotal:
                 raise ValueError(f"index of level {level.value} does not match the entries")
-        self._bm25: BM25 | bool | None = None  # built on the first lexical query
+        self._bm25: BM25 | None = None  # built on the first lexical query
 
     @classmethod
     def build(cls, entries: Sequence[Entry], vectors: np.ndarray) -> EntryIndex:
@@ -142,18 +142,20 @@ class EntryIndex:
         """True once the lexical index is built (it is built on the first lexical query)."""
         return self._bm25 is not None
 
-    def build_lexical(self) -> None:
-        """Build the lexical index now rather than on the first lexical query."""
+    def build_lexical(self) -> BM25:
+        """Build the lexical index now rather than on the first lexical query; returns it.
+        An entry without words scores 0 for every query."""
         if self._bm25 is None:
-            self._bm25 = _bm25([tokenize(e.text) for e in self.entries])
+            self._bm25 = BM25([tokenize(e.text) for e in self.entries])
+        return self._bm25
 
     def lexical(self, query: str, k: int, levels: Iterable[Level]) -> list[tuple[int, float]]:
         """Entries ranked by BM25 for the query's words, best first, as (row, score)."""
         words = tokenize(query)
-        self.build_lexical()
-        if not isinstance(self._bm25, BM25) or not words:
-            return []  # nothing to index: lexical search finds nothing
-        scores = self._bm25.scores(words).astype(np.float64)
+        bm25 = self.build_lexical()
+        if not words:
+            return []
+        scores = bm25.scores(words).astype(np.float64)
         allowed = set(levels)
         rows = [
             i for i in np.argsort(-scores) if scores[i] > 0 and self.entries[i].level in allowed
@@ -183,12 +185,6 @@ class EntryIndex:
         for level, index in self._faiss.items():
             with atomic_path(folder / "index" / f"{level.value}.faiss") as tmp:
                 faiss.write_index(index, str(tmp))
-
-
-def _bm25(corpus: list[list[str]]) -> BM25 | bool:
-    if not any(corpus):
-        return False
-    return BM25([doc or ["_"] for doc in corpus])
 
 
 def write_index(folder: Path, entries: Sequence[Entry], embedder: Embedder) -> None:

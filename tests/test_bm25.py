@@ -22,7 +22,7 @@ def _corpus(seed: int, docs: int) -> list[list[str]]:
 @pytest.mark.parametrize("seed", range(6))
 def test_scores_match_bm25s_lucene(seed: int) -> None:
     corpus = _corpus(seed, docs=[1, 2, 7, 40, 300, 1000][seed])
-    padded = [doc or ["_"] for doc in corpus]  # as memory.index pads empty entries
+    padded = [doc or ["_"] for doc in corpus]  # bm25s needs a token; ours counts length 1
     reference = bm25s.BM25(method="lucene")
     reference.index(padded, show_progress=False)
     ours = BM25(padded)
@@ -54,6 +54,8 @@ def test_rank_order_on_real_text_matches_bm25s() -> None:
     assert list(np.argsort(-got, kind="stable")) == list(np.argsort(-expected, kind="stable"))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     assert got[3] == 0.0  # the empty entry matches nothing
+    # memory.index gives the entries as they are: an empty one scores as a padded one does.
+    np.testing.assert_array_equal(BM25([tokenize(t) for t in texts]).scores(query), got)
 
 
 def test_no_documents() -> None:
