@@ -237,6 +237,14 @@ def open_memory(
 
 def find_memory(video: str | Path, cache: str | Path | None = None) -> Path | None:
     """The newest complete memory folder of `video`, whatever settings built it."""
+    newest = _newest_manifest(video, cache)
+    return newest[0] if newest else None
+
+
+def _newest_manifest(
+    video: str | Path, cache: str | Path | None
+) -> tuple[Path, dict[str, Any]] | None:
+    """The newest complete memory folder of `video` and its manifest, as read once."""
     prefix = fingerprint(video)[:20]
     found = []
     for manifest in cache_dir(cache).glob(f"{prefix}-*/manifest.json"):
@@ -246,8 +254,11 @@ def find_memory(video: str | Path, cache: str | Path | None = None) -> Path | No
             continue
         saved = read_json(manifest)
         if isinstance(saved, dict) and saved.get("complete"):
-            found.append((stamp, manifest.parent))
-    return max(found)[1] if found else None
+            found.append((stamp, manifest.parent, saved))
+    if not found:
+        return None
+    _, folder, saved = max(found, key=lambda f: (f[0], f[1]))
+    return folder, saved
 
 
 def probe_or_recall(video: str | Path, cache: str | Path | None = None) -> VideoInfo:
@@ -263,10 +274,10 @@ def probe_or_recall(video: str | Path, cache: str | Path | None = None) -> Video
     """
     path = video_file(video)
     try:
-        folder = find_memory(path, cache)
+        newest = _newest_manifest(path, cache)
     except (OSError, CacheError):  # an unreadable cache: opening the memory will say so
-        folder = None
-    manifest = (_peek(folder / "manifest.json") or {}) if folder else {}
+        newest = None
+    manifest = newest[1] if newest else {}
     saved = manifest.get("video")
     if manifest.get("schema") == SCHEMA_VERSION and isinstance(saved, dict):
         try:
@@ -279,8 +290,8 @@ def probe_or_recall(video: str | Path, cache: str | Path | None = None) -> Video
 def indexed_settings(video: str | Path, cache: str | Path | None = None) -> IndexSettings | None:
     """The settings the newest complete memory of `video` was built with (the options of the
     `index` run that made it), or None if it was never indexed."""
-    folder = find_memory(video, cache)
-    saved = (read_json(folder / "manifest.json") or {}).get("settings") if folder else None
+    newest = _newest_manifest(video, cache)
+    saved = newest[1].get("settings") if newest else None
     if not isinstance(saved, dict):
         return None
     names = {f.name for f in fields(IndexSettings)}
