@@ -38,8 +38,12 @@ def reexports(init: Path) -> dict[str, Export] | None:
     """The names a package ``__init__`` binds, each with where it comes from, if the file is
     nothing but a docstring and ``from .sub import name [as alias]`` lines (and ``from
     __future__ import ...``); None for any other ``__init__``."""
+    return _reexports(ast.parse(init.read_bytes()))
+
+
+def _reexports(tree: ast.Module) -> dict[str, Export] | None:
     names: dict[str, Export] = {}
-    for node in ast.parse(init.read_bytes()).body:
+    for node in tree.body:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue  # the docstring
         if not isinstance(node, ast.ImportFrom) or not node.module:
@@ -74,12 +78,13 @@ class _Deferring(MetaPathFinder):
         if type(spec.loader) is not SourceFileLoader or not str(spec.origin).endswith(".py"):
             return None
         try:
-            names = reexports(Path(str(spec.origin)))
+            tree = ast.parse(Path(str(spec.origin)).read_bytes())
         except (OSError, SyntaxError, ValueError):
             return None
+        names = _reexports(tree)
         if names is None:
             return None
-        spec.loader = _DeferredInit(fullname, str(spec.origin), names)
+        spec.loader = _DeferredInit(fullname, str(spec.origin), names, ast.get_docstring(tree))
         return spec
 
 
@@ -87,15 +92,16 @@ class _DeferredInit(SourceFileLoader):
     """The package's own loader (its code, resources, ``__file__``), except that running the
     module binds a ``__getattr__`` that imports each re-exported name on first read."""
 
-    def __init__(self, fullname: str, path: str, names: dict[str, Export]) -> None:
+    def __init__(self, fullname: str, path: str, names: dict[str, Export], doc: str | None) -> None:
         super().__init__(fullname, path)
         self.names = names
+        self.doc = doc
 
     def exec_module(self, module: ModuleType) -> None:
         names, package = self.names, module.__name__
         # An eager __init__ leaves each submodule it imports bound on the package, too.
         submodules = {m.split(".")[0] for m, _ in names.values() if m != "__future__"}
-        module.__doc__ = ast.get_docstring(ast.parse(self.get_data(self.path)))
+        module.__doc__ = self.doc
 
         def __getattr__(name: str) -> Any:
             if name == "__all__":  # ``from package import *``: what an eager import binds
