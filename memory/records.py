@@ -67,14 +67,11 @@ class VideoInfo:
         values: dict[str, Any] = {}
         for f in fields(cls):
             value = data[f.name] if f.default is MISSING else data.get(f.name, f.default)
-            kind = _KINDS[str(f.type)]
-            if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kind):
+            if not _of_kind(value, str(f.type)):
                 raise TypeError(f"{f.name} is {value!r}, not {f.type}")
+            if f.type == "float" and not math.isfinite(value := float(value)):
+                raise ValueError(f"{f.name} is not finite: {value}")
             values[f.name] = value
-        for name in ("duration", "fps", "start_time"):
-            values[name] = float(values[name])
-        if not all(math.isfinite(values[n]) for n in ("duration", "fps", "start_time")):
-            raise ValueError(f"a time or rate that is not finite: {values}")
         if min(values["duration"], values["fps"], values["width"], values["height"]) <= 0:
             raise ValueError(f"a duration, frame rate or size that is not positive: {values}")
         return cls(**values)
@@ -83,6 +80,13 @@ class VideoInfo:
 _KINDS: dict[str, tuple[type, ...]] = {
     "str": (str,), "float": (int, float), "int": (int,), "bool": (bool,),
 }  # fmt: skip
+
+
+def _of_kind(value: Any, kind: str) -> bool:
+    """Whether `value`, read from JSON, fits a field annotated `kind` (a bool fits only
+    ``bool``, though Python counts it an int)."""
+    kinds = _KINDS[kind]
+    return isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
 
 
 @dataclass(frozen=True)
