@@ -96,3 +96,27 @@ def test_a_second_ctrl_c_exits_at_once() -> None:
                           text=True, timeout=HANG_GUARD_S, check=False)  # fmt: skip
     assert done.returncode == 130, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_ctrl_c_while_the_cli_loads_is_one_line(tmp_path: Path) -> None:
+    """The CLI's first import (click) is interrupted, as a Ctrl-C in a command's first
+    0.2 s interrupts it."""
+    (tmp_path / "click").mkdir()
+    (tmp_path / "click" / "__init__.py").write_text("raise KeyboardInterrupt\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    for command in (["-m", "mcr_agent", "--help"], ["-c", _ENTRY]):
+        done = subprocess.run(
+            [sys.executable, *command], env=env, cwd=ROOT, capture_output=True, text=True,
+            timeout=HANG_GUARD_S, check=False,
+        )  # fmt: skip
+        assert done.returncode == 130, done.stderr
+        assert done.stderr == "interrupted before the command started: nothing was done\n"
+
+
+# What the console script runs: the entry point pyproject.toml names.
+_ENTRY = """
+import tomllib
+target = tomllib.load(open("pyproject.toml", "rb"))["project"]["scripts"]["mcr-agent"]
+module, name = target.split(":")
+getattr(__import__(module, fromlist=[name]), name)()
+"""

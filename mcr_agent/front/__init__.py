@@ -3,6 +3,7 @@
 api.py        `Agent`: run, stream, index, traces (the public entry point)
 answer.py     `Answer`, `Event`: what a question returns
 cli.py        the `mcr-agent` command (parse, configure, call `Agent`, print)
+entry.py      its entry point: a Ctrl-C while the CLI loads is one line, exit 130
 startup.py    a fresh process's start and end: the collector, the embedder, tool schemas
 console.py    terminal consoles (whole lines when output is not a terminal)
 report.py     terminal summaries of answers, steps and index runs
