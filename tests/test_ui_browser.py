@@ -245,7 +245,13 @@ def test_bad_files_and_refused_requests_show_as_one_line_in_the_page(
         page = open_page(browser, app_url)
         page.locator('.video-item[data-id="videos/later.mp4"]').click()
         expect(page.locator("#video-state")).to_contain_text("not indexed yet")
-        later.write_bytes(b"\x00" * 4096)  # broken after the page listed it
+        # Broken after the page listed it: once the player has stopped fetching it
+        # (preload="metadata"), and by a rename, so no response of the server is cut short
+        # (a rewrite in place while a range request streams it makes uvicorn log an error).
+        page.wait_for_function("document.getElementById('player').networkState !== 2")
+        broken = videos.parent / "later.broken"
+        broken.write_bytes(b"\x00" * 4096)
+        broken.replace(later)
         page.locator("#index-btn").click()
         expect(page.locator("#notice")).to_contain_text("not a readable video")
         ask(page, "What is shown?", [])
